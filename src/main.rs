@@ -1,0 +1,66 @@
+//! The faultline server: settings → state → migrations → worker + HTTP, until a signal.
+
+#[cfg(feature = "ssr")]
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    use faultline::server::{config::Settings, startup, state::AppState, telemetry};
+    use std::process::ExitCode;
+
+    telemetry::init();
+    let conf = match leptos::config::get_configuration(None) {
+        Ok(conf) => conf,
+        Err(e) => {
+            eprintln!("faultline: leptos configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = conf.leptos_options.site_addr;
+    let settings = match Settings::from_env(addr) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("faultline: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let api_key = settings.bootstrap_api_key.clone();
+    let state = match AppState::new(settings, conf.leptos_options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("faultline: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let prepared = match startup::prepare(&state).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("faultline: could not prepare PostgreSQL and Redis: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("faultline: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("faultline is running");
+    println!("  dashboard and API: http://{addr}");
+    println!("  API key (X-API-Key): {api_key}");
+    println!(
+        "  DSN of project {} (\"default\"): {}",
+        prepared.project_id, prepared.dsn
+    );
+    match startup::serve(state, listener).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("faultline: server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+pub fn main() {
+    // The browser build has no server entry point; see `lib.rs`'s `hydrate`.
+}

@@ -1,0 +1,19 @@
+//! Typed models shared by the server and the browser: serde only, no I/O.
+
+mod error;
+mod error_event;
+mod filter;
+mod ids;
+mod issue;
+mod live;
+mod project;
+mod stats;
+
+pub use error::AppError;
+pub use error_event::{ErrorEvent, ErrorList, Level, ParseEnumError, Source};
+pub use filter::{DEFAULT_LIMIT, Filter, IssueSort, MAX_LIMIT, Page};
+pub use ids::{ErrorId, IssueId, ProjectId, ProjectKey, ProjectKeyError};
+pub use issue::{Issue, IssueList, IssueStatus};
+pub use live::LiveUpdate;
+pub use project::{Project, ProjectList};
+pub use stats::{ByLevel, BySource, IssueCounts, Stats};

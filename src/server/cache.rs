@@ -1,0 +1,86 @@
+//! The Redis cache of list and stats answers, invalidated per project by a generation counter.
+//!
+//! A cached answer's key holds the project's generation at the time it was read. Every change
+//! (a stored batch, a status change, a delete) increments the generation after its commit, so
+//! any read that starts after the change uses a new key and never sees the state before it, even
+//! if a slower reader writes an old answer under the old generation later.
+
+use super::error::ServerError;
+use crate::model::ProjectId;
+use deadpool_redis::redis;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct Cache {
+    pool: deadpool_redis::Pool,
+    prefix: String,
+    ttl: Duration,
+}
+
+/// Where a cached answer lives: the project's generation when it was looked up, and the key.
+pub struct Slot {
+    key: String,
+}
+
+impl Cache {
+    pub fn new(pool: deadpool_redis::Pool, prefix: &str, ttl: Duration) -> Self {
+        Self {
+            pool,
+            prefix: format!("{prefix}:cache"),
+            ttl,
+        }
+    }
+
+    fn gen_key(&self, project: ProjectId) -> String {
+        format!("{}:{}:gen", self.prefix, project)
+    }
+
+    /// Looks up `what` (e.g. `stats` or a list's query) for `project`: the cached bytes, if any,
+    /// and the slot to store a fresh answer in.
+    pub async fn lookup(
+        &self,
+        project: ProjectId,
+        what: &str,
+    ) -> Result<(Option<Vec<u8>>, Slot), ServerError> {
+        let mut conn = self.pool.get().await?;
+        let generation: Option<u64> = redis::cmd("GET")
+            .arg(self.gen_key(project))
+            .query_async(&mut conn)
+            .await?;
+        let key = format!(
+            "{}:{}:{}:{}",
+            self.prefix,
+            project,
+            generation.unwrap_or(0),
+            what
+        );
+        let hit: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+        Ok((hit, Slot { key }))
+    }
+
+    pub async fn store(&self, slot: &Slot, body: &[u8]) -> Result<(), ServerError> {
+        let mut conn = self.pool.get().await?;
+        let _: () = redis::cmd("SET")
+            .arg(&slot.key)
+            .arg(body)
+            .arg("PX")
+            .arg(self.ttl.as_millis().max(1) as u64)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes every cached answer of these projects stale.
+    pub async fn invalidate(&self, projects: &[ProjectId]) -> Result<(), ServerError> {
+        if projects.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.pool.get().await?;
+        let mut pipe = redis::pipe();
+        for p in projects {
+            pipe.cmd("INCR").arg(self.gen_key(*p)).ignore();
+        }
+        let _: () = pipe.query_async(&mut conn).await?;
+        Ok(())
+    }
+}

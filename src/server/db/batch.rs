@@ -1,0 +1,239 @@
+//! The worker's write: a whole batch of errors and their issues in one transaction.
+
+use crate::model::{ErrorId, IssueId, ProjectId};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// One error ready to store, with its grouping already computed.
+#[derive(Clone, Debug)]
+pub struct NewError {
+    pub id: ErrorId,
+    pub project_id: ProjectId,
+    pub event_id: Uuid,
+    pub timestamp: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub level: &'static str,
+    pub message: String,
+    pub stack_trace: Option<String>,
+    pub context: serde_json::Value,
+    pub source: &'static str,
+    pub url: Option<String>,
+    pub fingerprint: String,
+    pub environment: Option<String>,
+    pub release: Option<String>,
+    pub platform: Option<String>,
+    pub payload: Option<serde_json::Value>,
+    /// The issue's title and culprit, used only when this error opens a new issue.
+    pub title: String,
+    pub culprit: String,
+}
+
+/// What a batch changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredBatch {
+    /// Errors newly stored (redelivered ones are not counted), with their issue.
+    pub inserted: Vec<(ProjectId, IssueId, ErrorId)>,
+    /// Issues this batch created.
+    pub new_issues: Vec<(ProjectId, IssueId)>,
+}
+
+/// Stores `errors` in one transaction: creates missing issues, inserts errors that are not stored
+/// yet (by id or by project + event_id), then adds the new ones to their issues' counts and
+/// times, reopening resolved issues. Safe to run again with the same errors.
+pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch> {
+    if errors.is_empty() {
+        return Ok(StoredBatch::default());
+    }
+    // One row per (project, fingerprint), sorted so concurrent workers lock issues in one order.
+    let mut groups: BTreeMap<(ProjectId, &str), &NewError> = BTreeMap::new();
+    for e in errors {
+        groups
+            .entry((e.project_id, e.fingerprint.as_str()))
+            .or_insert(e);
+    }
+    let n = groups.len();
+    let (mut g_project, mut g_fp, mut g_title, mut g_culprit, mut g_level, mut g_ts) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for ((project, fp), e) in &groups {
+        g_project.push(project.get());
+        g_fp.push(*fp);
+        g_title.push(e.title.as_str());
+        g_culprit.push(e.culprit.as_str());
+        g_level.push(e.level);
+        g_ts.push(e.timestamp);
+    }
+
+    let mut tx = db.begin().await?;
+    let issue_rows: Vec<(IssueId, ProjectId, String, bool)> = sqlx::query_as(
+        "INSERT INTO issues (project_id, fingerprint, title, culprit, level, first_seen, last_seen, event_count)
+         SELECT p, f, t, c, l, ts, ts, 0
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+              AS g(p, f, t, c, l, ts)
+         ON CONFLICT (project_id, fingerprint) DO UPDATE SET fingerprint = EXCLUDED.fingerprint
+         RETURNING id, project_id, fingerprint, (xmax = 0) AS created",
+    )
+    .bind(&g_project)
+    .bind(&g_fp)
+    .bind(&g_title)
+    .bind(&g_culprit)
+    .bind(&g_level)
+    .bind(&g_ts)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut issue_of: HashMap<(ProjectId, String), IssueId> =
+        HashMap::with_capacity(issue_rows.len());
+    let mut new_issues = Vec::new();
+    for (id, project, fp, created) in issue_rows {
+        if created {
+            new_issues.push((project, id));
+        }
+        issue_of.insert((project, fp), id);
+    }
+
+    let m = errors.len();
+    let mut cols = ErrorColumns::with_capacity(m);
+    for e in errors {
+        let Some(issue) = issue_of.get(&(e.project_id, e.fingerprint.clone())) else {
+            return Err(sqlx::Error::Protocol(format!(
+                "no issue returned for fingerprint {}",
+                e.fingerprint
+            )));
+        };
+        cols.push(e, *issue);
+    }
+    let inserted: Vec<(ProjectId, IssueId, ErrorId, DateTime<Utc>)> = sqlx::query_as(
+        "INSERT INTO errors (id, project_id, issue_id, event_id, timestamp, received_at, level, message,
+                             stack_trace, context, source, url, fingerprint, environment, release, platform, payload)
+         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::bigint[], $4::uuid[], $5::timestamptz[],
+                              $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::text[],
+                              $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::jsonb[])
+         ON CONFLICT DO NOTHING
+         RETURNING project_id, issue_id, id, timestamp",
+    )
+    .bind(&cols.id)
+    .bind(&cols.project)
+    .bind(&cols.issue)
+    .bind(&cols.event_id)
+    .bind(&cols.timestamp)
+    .bind(&cols.received_at)
+    .bind(&cols.level)
+    .bind(&cols.message)
+    .bind(&cols.stack_trace)
+    .bind(&cols.context)
+    .bind(&cols.source)
+    .bind(&cols.url)
+    .bind(&cols.fingerprint)
+    .bind(&cols.environment)
+    .bind(&cols.release)
+    .bind(&cols.platform)
+    .bind(&cols.payload)
+    .fetch_all(&mut *tx)
+    .await?;
+
+    // Per issue: how many new errors, and their earliest and latest timestamps.
+    let mut per_issue: BTreeMap<IssueId, (i64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for (_, issue, _, ts) in &inserted {
+        let slot = per_issue.entry(*issue).or_insert((0, *ts, *ts));
+        slot.0 += 1;
+        slot.1 = slot.1.min(*ts);
+        slot.2 = slot.2.max(*ts);
+    }
+    if !per_issue.is_empty() {
+        let ids: Vec<i64> = per_issue.keys().map(|i| i.get()).collect();
+        let counts: Vec<i64> = per_issue.values().map(|v| v.0).collect();
+        let firsts: Vec<DateTime<Utc>> = per_issue.values().map(|v| v.1).collect();
+        let lasts: Vec<DateTime<Utc>> = per_issue.values().map(|v| v.2).collect();
+        sqlx::query(
+            "UPDATE issues SET event_count = event_count + d.n,
+                               first_seen = LEAST(first_seen, d.first_ts),
+                               last_seen = GREATEST(last_seen, d.last_ts),
+                               status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[]) AS d(id, n, first_ts, last_ts)
+             WHERE issues.id = d.id",
+        )
+        .bind(&ids)
+        .bind(&counts)
+        .bind(&firsts)
+        .bind(&lasts)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(StoredBatch {
+        inserted: inserted.into_iter().map(|(p, i, e, _)| (p, i, e)).collect(),
+        new_issues,
+    })
+}
+
+/// The batch as column arrays, for `UNNEST`.
+struct ErrorColumns {
+    id: Vec<Uuid>,
+    project: Vec<i64>,
+    issue: Vec<i64>,
+    event_id: Vec<Uuid>,
+    timestamp: Vec<DateTime<Utc>>,
+    received_at: Vec<DateTime<Utc>>,
+    level: Vec<&'static str>,
+    message: Vec<String>,
+    stack_trace: Vec<Option<String>>,
+    context: Vec<serde_json::Value>,
+    source: Vec<&'static str>,
+    url: Vec<Option<String>>,
+    fingerprint: Vec<String>,
+    environment: Vec<Option<String>>,
+    release: Vec<Option<String>>,
+    platform: Vec<Option<String>>,
+    payload: Vec<Option<serde_json::Value>>,
+}
+
+impl ErrorColumns {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            id: Vec::with_capacity(n),
+            project: Vec::with_capacity(n),
+            issue: Vec::with_capacity(n),
+            event_id: Vec::with_capacity(n),
+            timestamp: Vec::with_capacity(n),
+            received_at: Vec::with_capacity(n),
+            level: Vec::with_capacity(n),
+            message: Vec::with_capacity(n),
+            stack_trace: Vec::with_capacity(n),
+            context: Vec::with_capacity(n),
+            source: Vec::with_capacity(n),
+            url: Vec::with_capacity(n),
+            fingerprint: Vec::with_capacity(n),
+            environment: Vec::with_capacity(n),
+            release: Vec::with_capacity(n),
+            platform: Vec::with_capacity(n),
+            payload: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, e: &NewError, issue: IssueId) {
+        self.id.push(*e.id.as_uuid());
+        self.project.push(e.project_id.get());
+        self.issue.push(issue.get());
+        self.event_id.push(e.event_id);
+        self.timestamp.push(e.timestamp);
+        self.received_at.push(e.received_at);
+        self.level.push(e.level);
+        self.message.push(e.message.clone());
+        self.stack_trace.push(e.stack_trace.clone());
+        self.context.push(e.context.clone());
+        self.source.push(e.source);
+        self.url.push(e.url.clone());
+        self.fingerprint.push(e.fingerprint.clone());
+        self.environment.push(e.environment.clone());
+        self.release.push(e.release.clone());
+        self.platform.push(e.platform.clone());
+        self.payload.push(e.payload.clone());
+    }
+}

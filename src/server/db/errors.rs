@@ -1,0 +1,165 @@
+//! Queries on `errors`: read one, list with filters, delete.
+
+use super::{like_pattern, push_eq};
+use crate::model::{ErrorEvent, ErrorId, Filter, IssueId, Page, ProjectId};
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+/// The columns of an `ErrorEvent`, from `errors e JOIN issues i`.
+const COLUMNS: &str = "e.id, e.project_id, e.issue_id, e.event_id, e.timestamp, e.received_at, e.level, \
+     e.message, e.stack_trace, e.context, e.source, e.url, e.fingerprint, \
+     (i.status = 'resolved') AS resolved, e.environment, e.release, e.platform";
+
+#[derive(sqlx::FromRow)]
+struct ErrorRow {
+    id: ErrorId,
+    project_id: ProjectId,
+    issue_id: IssueId,
+    event_id: Uuid,
+    timestamp: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+    level: String,
+    message: String,
+    stack_trace: Option<String>,
+    context: serde_json::Value,
+    source: String,
+    url: Option<String>,
+    fingerprint: String,
+    resolved: bool,
+    environment: Option<String>,
+    release: Option<String>,
+    platform: Option<String>,
+}
+
+impl TryFrom<ErrorRow> for ErrorEvent {
+    type Error = sqlx::Error;
+    fn try_from(r: ErrorRow) -> Result<Self, sqlx::Error> {
+        let decode = |e: crate::model::ParseEnumError| sqlx::Error::Decode(Box::new(e));
+        Ok(ErrorEvent {
+            id: r.id,
+            project_id: r.project_id,
+            issue_id: r.issue_id,
+            event_id: r.event_id.simple().to_string(),
+            timestamp: r.timestamp,
+            received_at: r.received_at,
+            level: r.level.parse().map_err(decode)?,
+            message: r.message,
+            stack_trace: r.stack_trace,
+            context: r.context,
+            source: r.source.parse().map_err(decode)?,
+            url: r.url,
+            fingerprint: r.fingerprint,
+            resolved: r.resolved,
+            environment: r.environment,
+            release: r.release,
+            platform: r.platform,
+        })
+    }
+}
+
+/// One error of `project`.
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    project: ProjectId,
+    id: ErrorId,
+) -> sqlx::Result<Option<ErrorEvent>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM errors e JOIN issues i ON i.id = e.issue_id WHERE e.project_id = $1 AND e.id = $2"
+    );
+    let row: Option<ErrorRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(project)
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.map(ErrorEvent::try_from).transpose()
+}
+
+fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter) {
+    qb.push(" WHERE e.project_id = ").push_bind(project);
+    push_eq(qb, "e.level", f.level.map(|l| l.as_str()));
+    push_eq(qb, "e.source", f.source.map(|s| s.as_str()));
+    push_eq(qb, "i.status", f.status.map(|s| s.as_str()));
+    push_eq(qb, "e.issue_id", f.issue_id);
+    push_eq(qb, "e.environment", f.environment.as_deref());
+    push_eq(qb, "e.release", f.release.as_deref());
+    match f.resolved {
+        Some(true) => {
+            qb.push(" AND i.status = 'resolved'");
+        }
+        Some(false) => {
+            qb.push(" AND i.status <> 'resolved'");
+        }
+        None => {}
+    }
+    if let Some(q) = f.q.as_deref() {
+        qb.push(" AND e.message ILIKE ").push_bind(like_pattern(q));
+    }
+    if let Some(since) = f.since {
+        qb.push(" AND e.timestamp >= ").push_bind(since);
+    }
+    if let Some(until) = f.until {
+        qb.push(" AND e.timestamp < ").push_bind(until);
+    }
+}
+
+/// A page of `project`'s errors matching `f`, newest first, and how many match in all.
+pub async fn list(
+    db: &sqlx::PgPool,
+    project: ProjectId,
+    f: &Filter,
+    page: Page,
+) -> sqlx::Result<(Vec<ErrorEvent>, i64)> {
+    let mut count =
+        QueryBuilder::new("SELECT count(*) FROM errors e JOIN issues i ON i.id = e.issue_id");
+    push_filter(&mut count, project, f);
+    let total: i64 = count.build_query_scalar().fetch_one(db).await?;
+
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {COLUMNS} FROM errors e JOIN issues i ON i.id = e.issue_id"
+    ));
+    push_filter(&mut qb, project, f);
+    qb.push(" ORDER BY e.timestamp DESC, e.id DESC LIMIT ")
+        .push_bind(page.limit)
+        .push(" OFFSET ")
+        .push_bind(page.offset);
+    let rows: Vec<ErrorRow> = qb.build_query_as().fetch_all(db).await?;
+    let errors = rows
+        .into_iter()
+        .map(ErrorEvent::try_from)
+        .collect::<sqlx::Result<_>>()?;
+    Ok((errors, total))
+}
+
+/// Deletes one error and takes it off its issue's count. Answers whether it existed.
+pub async fn delete(db: &sqlx::PgPool, project: ProjectId, id: ErrorId) -> sqlx::Result<bool> {
+    let mut tx = db.begin().await?;
+    let issue: Option<IssueId> = sqlx::query_scalar(
+        "DELETE FROM errors WHERE project_id = $1 AND id = $2 RETURNING issue_id",
+    )
+    .bind(project)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(issue) = issue {
+        sqlx::query("UPDATE issues SET event_count = GREATEST(event_count - 1, 0) WHERE id = $1")
+            .bind(issue)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(issue.is_some())
+}
+
+/// The issue an error belongs to.
+pub async fn issue_of(
+    db: impl PgExecutor<'_>,
+    project: ProjectId,
+    id: ErrorId,
+) -> sqlx::Result<Option<IssueId>> {
+    sqlx::query_scalar("SELECT issue_id FROM errors WHERE project_id = $1 AND id = $2")
+        .bind(project)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}

@@ -1,0 +1,143 @@
+//! Queries on `issues`: read, list with filters and sort, change status, list an issue's errors.
+
+use super::{like_pattern, push_eq};
+use crate::model::{Filter, Issue, IssueId, IssueSort, IssueStatus, Page, ProjectId};
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
+
+const COLUMNS: &str = "i.id, i.project_id, i.fingerprint, i.title, i.culprit, i.level, i.status, i.event_count, i.first_seen, i.last_seen";
+
+#[derive(sqlx::FromRow)]
+struct IssueRow {
+    id: IssueId,
+    project_id: ProjectId,
+    fingerprint: String,
+    title: String,
+    culprit: String,
+    level: String,
+    status: String,
+    event_count: i64,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+}
+
+impl TryFrom<IssueRow> for Issue {
+    type Error = sqlx::Error;
+    fn try_from(r: IssueRow) -> Result<Self, sqlx::Error> {
+        let decode = |e: crate::model::ParseEnumError| sqlx::Error::Decode(Box::new(e));
+        Ok(Issue {
+            id: r.id,
+            project_id: r.project_id,
+            fingerprint: r.fingerprint,
+            title: r.title,
+            culprit: r.culprit,
+            level: r.level.parse().map_err(decode)?,
+            status: r.status.parse().map_err(decode)?,
+            count: r.event_count,
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+        })
+    }
+}
+
+/// One issue of `project`.
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    project: ProjectId,
+    id: IssueId,
+) -> sqlx::Result<Option<Issue>> {
+    let sql = format!("SELECT {COLUMNS} FROM issues i WHERE i.project_id = $1 AND i.id = $2");
+    let row: Option<IssueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(project)
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.map(Issue::try_from).transpose()
+}
+
+fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter) {
+    qb.push(" WHERE i.project_id = ").push_bind(project);
+    push_eq(qb, "i.level", f.level.map(|l| l.as_str()));
+    push_eq(qb, "i.status", f.status.map(|s| s.as_str()));
+    push_eq(qb, "i.id", f.issue_id);
+    match f.resolved {
+        Some(true) => {
+            qb.push(" AND i.status = 'resolved'");
+        }
+        Some(false) => {
+            qb.push(" AND i.status <> 'resolved'");
+        }
+        None => {}
+    }
+    if f.source.is_some() || f.environment.is_some() || f.release.is_some() {
+        qb.push(" AND EXISTS (SELECT 1 FROM errors e WHERE e.issue_id = i.id");
+        push_eq(qb, "e.source", f.source.map(|s| s.as_str()));
+        push_eq(qb, "e.environment", f.environment.as_deref());
+        push_eq(qb, "e.release", f.release.as_deref());
+        qb.push(")");
+    }
+    if let Some(q) = f.q.as_deref() {
+        let pattern = like_pattern(q);
+        qb.push(" AND (i.title ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR i.culprit ILIKE ")
+            .push_bind(pattern)
+            .push(")");
+    }
+    if let Some(since) = f.since {
+        qb.push(" AND i.last_seen >= ").push_bind(since);
+    }
+    if let Some(until) = f.until {
+        qb.push(" AND i.last_seen < ").push_bind(until);
+    }
+}
+
+/// A page of `project`'s issues matching `f` in `sort` order (descending), and the total.
+pub async fn list(
+    db: &sqlx::PgPool,
+    project: ProjectId,
+    f: &Filter,
+    sort: IssueSort,
+    page: Page,
+) -> sqlx::Result<(Vec<Issue>, i64)> {
+    let mut count = QueryBuilder::new("SELECT count(*) FROM issues i");
+    push_filter(&mut count, project, f);
+    let total: i64 = count.build_query_scalar().fetch_one(db).await?;
+
+    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM issues i"));
+    push_filter(&mut qb, project, f);
+    qb.push(match sort {
+        IssueSort::LastSeen => " ORDER BY i.last_seen DESC, i.id DESC",
+        IssueSort::FirstSeen => " ORDER BY i.first_seen DESC, i.id DESC",
+        IssueSort::Count => " ORDER BY i.event_count DESC, i.id DESC",
+    });
+    qb.push(" LIMIT ")
+        .push_bind(page.limit)
+        .push(" OFFSET ")
+        .push_bind(page.offset);
+    let rows: Vec<IssueRow> = qb.build_query_as().fetch_all(db).await?;
+    let issues = rows
+        .into_iter()
+        .map(Issue::try_from)
+        .collect::<sqlx::Result<_>>()?;
+    Ok((issues, total))
+}
+
+/// Sets an issue's status; answers the updated issue, or `None` if `project` has no such issue.
+pub async fn set_status(
+    db: impl PgExecutor<'_>,
+    project: ProjectId,
+    id: IssueId,
+    status: IssueStatus,
+) -> sqlx::Result<Option<Issue>> {
+    let sql = format!(
+        "UPDATE issues i SET status = $3 WHERE i.project_id = $1 AND i.id = $2 RETURNING {COLUMNS}"
+    );
+    let row: Option<IssueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(project)
+        .bind(id)
+        .bind(status.as_str())
+        .fetch_optional(db)
+        .await?;
+    row.map(Issue::try_from).transpose()
+}

@@ -1,0 +1,55 @@
+//! All SQL lives here: the pool, the migrations, and free query functions per table.
+
+pub mod api_keys;
+pub mod batch;
+pub mod errors;
+pub mod issues;
+pub mod projects;
+pub mod stats;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::time::Duration;
+
+/// The embedded migrations (`migrations/`), applied at start-up.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// Opens the pool without waiting for the database, so the server starts (and /health reports)
+/// even while PostgreSQL is down.
+pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy(url)
+}
+
+/// Checks that PostgreSQL answers.
+pub async fn ping(db: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(db).await.map(|_| ())
+}
+
+/// Appends `AND <column> = <value>` style conditions for optional filter values.
+pub(crate) fn push_eq<'t, T>(
+    qb: &mut sqlx::QueryBuilder<sqlx::Postgres>,
+    column: &str,
+    value: Option<T>,
+) where
+    T: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    if let Some(v) = value {
+        qb.push(" AND ").push(column).push(" = ").push_bind(v);
+    }
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside an ILIKE pattern.
+pub(crate) fn like_pattern(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 2);
+    out.push('%');
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}

@@ -1,0 +1,54 @@
+//! `ServerError`: failures of the server's own machinery (PostgreSQL, Redis, encoding).
+//!
+//! Request layers turn it into their own answer: the REST API into a 503/500 JSON body
+//! (`rest::error`), server functions into an opaque `AppError` after logging the detail.
+
+use crate::model::AppError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("redis: {0}")]
+    Redis(#[from] deadpool_redis::redis::RedisError),
+    #[error("redis pool: {0}")]
+    RedisPool(#[from] deadpool_redis::PoolError),
+    #[error("encoding: {0}")]
+    Encode(serde_json::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ServerError {
+    /// True when a backing service could not be reached (as opposed to a bug or bad data).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ServerError::Db(e) => db_unavailable(e),
+            ServerError::Redis(e) => e.is_io_error() || e.is_connection_dropped() || e.is_timeout(),
+            ServerError::RedisPool(_) => true,
+            ServerError::Encode(_) | ServerError::Other(_) => false,
+        }
+    }
+}
+
+impl From<ServerError> for AppError {
+    fn from(e: ServerError) -> Self {
+        tracing::error!(error = %e, "server function failed");
+        AppError::Unavailable
+    }
+}
+
+/// True when PostgreSQL could not be reached or is shutting down, rather than refusing the query.
+pub fn db_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => true,
+        // Class 08: connection exceptions; 57P: operator intervention (shutdown, restart).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}

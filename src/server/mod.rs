@@ -1,0 +1,39 @@
+//! Everything that runs only on the server: configuration, state, PostgreSQL, Redis, the REST
+//! API, and the worker.
+
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod queue;
+pub mod rest;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod worker;
+
+pub use state::AppState;
+
+use crate::model::AppError;
+use sha2::{Digest, Sha256};
+
+/// The server state, from the Leptos context of a page render or server function.
+pub fn state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the Leptos context");
+        AppError::Unavailable
+    })
+}
+
+/// Lowercase hex SHA-256 of a text.
+pub fn sha256_hex(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(s.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xf) as usize] as char);
+    }
+    out
+}

@@ -1,0 +1,233 @@
+//! The ingest queue: a Redis Stream read by a consumer group (XADD, XREADGROUP, XAUTOCLAIM, XACK).
+//!
+//! Ingest appends one entry per accepted error and answers. Workers in any number of processes
+//! read entries through the same consumer group, so each entry goes to one of them; an entry stays
+//! pending until its worker acknowledges it after the PostgreSQL commit. Entries a dead worker
+//! left pending are reclaimed by the others once idle for `claim_idle`. Acknowledged entries are
+//! deleted from the stream, so its length is the backlog.
+
+use super::error::ServerError;
+use crate::model::{ErrorId, Level, ProjectId, Source};
+use chrono::{DateTime, Utc};
+use deadpool_redis::redis::{self, Value};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The consumer group every worker joins.
+const GROUP: &str = "workers";
+/// The stream field holding the JSON entry.
+const FIELD: &str = "e";
+
+/// What ingest puts on the stream: an error already validated and given its id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueuedError {
+    pub id: ErrorId,
+    pub project_id: ProjectId,
+    pub received_at: DateTime<Utc>,
+    pub timestamp: DateTime<Utc>,
+    pub level: Level,
+    pub message: String,
+    pub stack_trace: Option<String>,
+    pub context: serde_json::Value,
+    pub source: Source,
+    pub url: Option<String>,
+    pub environment: Option<String>,
+    pub release: Option<String>,
+    /// Explicit grouping; when absent the worker computes one.
+    pub fingerprint: Option<String>,
+    pub platform: Option<String>,
+}
+
+/// One entry handed to a worker, still encoded: the worker decodes it (and sets aside what it cannot).
+#[derive(Debug)]
+pub struct Delivery {
+    pub stream_id: String,
+    pub raw: Option<Vec<u8>>,
+}
+
+/// Handle on the stream: cheap to clone.
+#[derive(Clone)]
+pub struct Queue {
+    pool: deadpool_redis::Pool,
+    stream: String,
+}
+
+impl Queue {
+    pub fn new(pool: deadpool_redis::Pool, prefix: &str) -> Self {
+        Self {
+            pool,
+            stream: format!("{prefix}:events"),
+        }
+    }
+
+    async fn conn(&self) -> Result<deadpool_redis::Connection, ServerError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Creates the stream and the consumer group if they do not exist yet.
+    pub async fn ensure_group(&self) -> Result<(), ServerError> {
+        let mut conn = self.conn().await?;
+        let res: redis::RedisResult<Value> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Appends one entry; returns its stream id.
+    pub async fn push(&self, entry: &QueuedError) -> Result<String, ServerError> {
+        let json = serde_json::to_vec(entry).map_err(ServerError::Encode)?;
+        let mut conn = self.conn().await?;
+        let id: String = redis::cmd("XADD")
+            .arg(&self.stream)
+            .arg("*")
+            .arg(FIELD)
+            .arg(json)
+            .query_async(&mut conn)
+            .await?;
+        Ok(id)
+    }
+
+    /// Reads up to `count` new entries for `consumer`, waiting at most `block` for the first.
+    pub async fn read(
+        &self,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<Delivery>, ServerError> {
+        let mut conn = self.conn().await?;
+        let reply: Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(block.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(&self.stream)
+            .arg(">")
+            .query_async(&mut conn)
+            .await?;
+        // [[stream, [entry, …]]] or nil on timeout.
+        let entries = match reply {
+            Value::Array(mut streams) if !streams.is_empty() => match streams.swap_remove(0) {
+                Value::Array(mut pair) if pair.len() == 2 => pair.swap_remove(1),
+                _ => Value::Nil,
+            },
+            _ => Value::Nil,
+        };
+        Ok(parse_entries(entries))
+    }
+
+    /// Takes over up to `count` entries that other consumers left pending for `min_idle`.
+    pub async fn reclaim(
+        &self,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<Delivery>, ServerError> {
+        let mut conn = self.conn().await?;
+        let reply: Value = redis::cmd("XAUTOCLAIM")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(min_idle.as_millis() as u64)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut conn)
+            .await?;
+        // [next-cursor, [entry, …], [deleted ids]]
+        let entries = match reply {
+            Value::Array(mut parts) if parts.len() >= 2 => parts.swap_remove(1),
+            _ => Value::Nil,
+        };
+        Ok(parse_entries(entries))
+    }
+
+    /// Acknowledges entries and removes them from the stream, atomically.
+    pub async fn ack(&self, stream_ids: &[String]) -> Result<(), ServerError> {
+        if stream_ids.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        let _: Value = redis::pipe()
+            .atomic()
+            .cmd("XACK")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg(stream_ids)
+            .cmd("XDEL")
+            .arg(&self.stream)
+            .arg(stream_ids)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps an entry that can never be stored on the dead-letter stream, for a person to inspect.
+    pub async fn dead_letter(&self, raw: &[u8], reason: &str) -> Result<(), ServerError> {
+        let mut conn = self.conn().await?;
+        let _: String = redis::cmd("XADD")
+            .arg(format!("{}:dead", self.stream))
+            .arg("*")
+            .arg(FIELD)
+            .arg(raw)
+            .arg("reason")
+            .arg(reason)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Entries on the stream not yet stored (waiting or being processed).
+    pub async fn depth(&self) -> Result<u64, ServerError> {
+        let mut conn = self.conn().await?;
+        Ok(redis::cmd("XLEN")
+            .arg(&self.stream)
+            .query_async(&mut conn)
+            .await?)
+    }
+}
+
+fn bytes(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+/// Parses `[[id, [field, value, …]], …]`; entries deleted under a pending id come as nil fields.
+fn parse_entries(v: Value) -> Vec<Delivery> {
+    let Value::Array(items) = v else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let Value::Array(parts) = item else {
+                return None;
+            };
+            let stream_id = String::from_utf8(bytes(parts.first()?)?.to_vec()).ok()?;
+            let raw = match parts.get(1) {
+                Some(Value::Array(fields)) => fields
+                    .chunks(2)
+                    .find(|kv| kv.first().and_then(bytes) == Some(FIELD.as_bytes()))
+                    .and_then(|kv| kv.get(1).and_then(bytes))
+                    .map(<[u8]>::to_vec),
+                _ => None,
+            };
+            Some(Delivery { stream_id, raw })
+        })
+        .collect()
+}

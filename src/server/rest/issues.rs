@@ -1,0 +1,118 @@
+//! `/api/issues`: list, read and triage issues, and list an issue's errors.
+
+use super::cached_json;
+use super::error::ApiError;
+use super::params::ListQuery;
+use crate::model::{ErrorList, IssueId, IssueList, IssueStatus};
+use crate::server::auth::ApiProject;
+use crate::server::db;
+use crate::server::state::AppState;
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+
+fn parse_issue_id(raw: &str) -> Result<IssueId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// `GET /api/issues`: a filtered, sorted page (cached; see `X-Cache`).
+pub async fn list(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = ListQuery::parse(raw.as_deref())?;
+    cached_json(
+        &state,
+        project,
+        &format!("issues:{}", q.canonical),
+        || async {
+            let (issues, total) =
+                db::issues::list(&state.db, project, &q.filter, q.sort, q.page).await?;
+            Ok(IssueList {
+                issues,
+                total,
+                limit: q.page.limit,
+                offset: q.page.offset,
+            })
+        },
+    )
+    .await
+}
+
+/// `GET /api/issues/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_issue_id(&id)?;
+    let issue = db::issues::get(&state.db, project, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(issue).into_response())
+}
+
+async fn set_status(
+    state: AppState,
+    project: ApiProject,
+    id: String,
+    status: IssueStatus,
+) -> Result<Response, ApiError> {
+    let id = parse_issue_id(&id)?;
+    let issue = db::issues::set_status(&state.db, project.0, id, status)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    super::changed(&state, project.0).await;
+    Ok(Json(issue).into_response())
+}
+
+/// `PUT /api/issues/{id}/resolve`.
+pub async fn resolve(
+    State(state): State<AppState>,
+    project: ApiProject,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_status(state, project, id, IssueStatus::Resolved).await
+}
+
+/// `PUT /api/issues/{id}/unresolve`.
+pub async fn unresolve(
+    State(state): State<AppState>,
+    project: ApiProject,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_status(state, project, id, IssueStatus::Unresolved).await
+}
+
+/// `PUT /api/issues/{id}/ignore`.
+pub async fn ignore(
+    State(state): State<AppState>,
+    project: ApiProject,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_status(state, project, id, IssueStatus::Ignored).await
+}
+
+/// `GET /api/issues/{id}/errors`: the issue's errors, newest first, with the error filters.
+pub async fn errors(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let id = parse_issue_id(&id)?;
+    db::issues::get(&state.db, project, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut q = ListQuery::parse(raw.as_deref())?;
+    q.filter.issue_id = Some(id);
+    let (errors, total) = db::errors::list(&state.db, project, &q.filter, q.page).await?;
+    Ok(Json(ErrorList {
+        errors,
+        total,
+        limit: q.page.limit,
+        offset: q.page.offset,
+    })
+    .into_response())
+}

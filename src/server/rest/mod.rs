@@ -1,0 +1,139 @@
+//! The REST API of `/api` (authenticated by `X-API-Key`), `/health` and the OpenAPI document.
+//!
+//! `POST /api/errors` only validates and queues; everything else reads PostgreSQL, with list and
+//! stats answers cached in Redis (`X-Cache: hit|miss`).
+
+pub mod error;
+mod errors;
+mod health;
+mod issues;
+pub mod params;
+mod projects;
+mod stats;
+
+pub use errors::{NewErrorInput, validate};
+pub use projects::dsn;
+
+use super::error::ServerError;
+use super::state::AppState;
+use crate::model::ProjectId;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, put};
+use error::ApiError;
+use http_body_util::BodyExt;
+use serde::Serialize;
+use std::future::Future;
+
+/// The contract, served at `/api/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The REST routes; merged into the app's router by `startup`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health::get))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/errors", get(errors::list).post(errors::create))
+        .route("/api/errors/{id}", get(errors::get).delete(errors::delete))
+        .route("/api/errors/{id}/resolve", put(errors::resolve))
+        .route("/api/issues", get(issues::list))
+        .route("/api/issues/{id}", get(issues::get))
+        .route("/api/issues/{id}/resolve", put(issues::resolve))
+        .route("/api/issues/{id}/unresolve", put(issues::unresolve))
+        .route("/api/issues/{id}/ignore", put(issues::ignore))
+        .route("/api/issues/{id}/errors", get(issues::errors))
+        .route("/api/stats", get(stats::get))
+        .route("/api/projects", get(projects::list))
+        .route("/api/{*rest}", any(not_found))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Unknown paths under `/api`.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// A known path with a method it does not serve.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Reads a JSON body of at most `limit` bytes: 413 past the limit, 400 if it is not JSON.
+pub async fn read_json_body(body: Body, limit: usize) -> Result<serde_json::Value, ApiError> {
+    let bytes = http_body_util::Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                ApiError::PayloadTooLarge { limit }
+            } else {
+                ApiError::MalformedJson(format!("could not read the body: {e}"))
+            }
+        })?
+        .to_bytes();
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))
+}
+
+/// Answers from the cache when it holds `what` for the project's current data, else computes,
+/// stores and answers; `X-Cache` says which. A cache that cannot be reached is skipped.
+pub async fn cached_json<T, F, Fut>(
+    state: &AppState,
+    project: ProjectId,
+    what: &str,
+    compute: F,
+) -> Result<Response, ApiError>
+where
+    T: Serialize,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let lookup = state.cache.lookup(project, what).await;
+    if let Ok((Some(body), _)) = &lookup {
+        return Ok(json_bytes(body.clone(), "hit"));
+    }
+    let value = compute().await?;
+    let body =
+        serde_json::to_vec(&value).map_err(|e| ApiError::Internal(ServerError::Encode(e)))?;
+    match &lookup {
+        Ok((_, slot)) => {
+            if let Err(e) = state.cache.store(slot, &body).await {
+                tracing::warn!(error = %e, "could not cache an answer");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cache unavailable; answering from PostgreSQL"),
+    }
+    Ok(json_bytes(body, "miss"))
+}
+
+fn json_bytes(body: Vec<u8>, cache: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::HeaderName::from_static("x-cache"),
+                HeaderValue::from_static(cache),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// After a change to a project's data: stale cached answers are dropped. The change is already
+/// committed, so a failure here is logged; cached answers expire within the cache TTL anyway.
+pub async fn changed(state: &AppState, project: ProjectId) {
+    if let Err(e) = state.cache.invalidate(&[project]).await {
+        tracing::error!(error = %e, project.id = %project, "could not invalidate the cache");
+    }
+}

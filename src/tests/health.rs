@@ -1,0 +1,105 @@
+//! `/health` reports PostgreSQL and Redis truthfully: 503 naming what is down, then recovery.
+
+use crate::helpers::{ChaosProxy, TestApp};
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+
+async fn health(app: &TestApp) -> (StatusCode, Value) {
+    let a = app.request(Method::GET, "/health", None, None).await;
+    (a.status, a.body)
+}
+
+/// Polls /health until `want` or 15 s.
+async fn wait_for(app: &TestApp, want: StatusCode) -> (StatusCode, Value) {
+    let mut last = health(app).await;
+    for _ in 0..60 {
+        if last.0 == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        last = health(app).await;
+    }
+    last
+}
+
+#[sqlx::test]
+async fn health_is_ok_with_both_services_and_counts_the_queue(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.post_error(json!({"message": "waiting"})).await;
+    let (status, body) = health(&app).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"status": "ok", "postgres": "ok", "redis": "ok", "queue": {"pending": 1}})
+    );
+}
+
+#[sqlx::test]
+async fn health_turns_503_when_redis_is_unreachable_and_recovers(pool: PgPool) {
+    let redis_addr = std::env::var("REDIS_URL")
+        .ok()
+        .and_then(|u| {
+            u.strip_prefix("redis://")
+                .map(|s| s.trim_end_matches('/').to_owned())
+        })
+        .unwrap_or_else(|| "127.0.0.1:6379".into());
+    let proxy = ChaosProxy::start(&redis_addr).await;
+    let app = TestApp::spawn_with(pool, |s| {
+        s.redis_url = format!("redis://127.0.0.1:{}", proxy.port)
+    })
+    .await;
+    assert_eq!(health(&app).await.0, StatusCode::OK);
+
+    proxy.cut();
+    let (status, body) = wait_for(&app, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        (body["redis"].clone(), body["postgres"].clone()),
+        (json!("down"), json!("ok"))
+    );
+    // Ingest cannot queue, and says so instead of losing the error silently.
+    let a = app
+        .post_raw(
+            Some(crate::helpers::KEY),
+            json!({"message": "m"}).to_string(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    proxy.restore();
+    let (status, body) = wait_for(&app, StatusCode::OK).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[sqlx::test]
+async fn health_turns_503_when_postgres_is_unreachable_and_recovers(pool: PgPool) {
+    let options = pool.connect_options().as_ref().clone();
+    let target = format!("{}:{}", options.get_host(), options.get_port());
+    let proxy = ChaosProxy::start(&target).await;
+    let proxied = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy_with(options.port(proxy.port));
+    let app = TestApp::spawn(proxied).await;
+    assert_eq!(health(&app).await.0, StatusCode::OK);
+
+    proxy.cut();
+    let (status, body) = wait_for(&app, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        (body["postgres"].clone(), body["redis"].clone()),
+        (json!("down"), json!("ok"))
+    );
+    // Reads fail with 503, not 500.
+    assert_eq!(
+        app.get("/api/issues/1").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    proxy.restore();
+    let (status, body) = wait_for(&app, StatusCode::OK).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

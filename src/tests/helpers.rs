@@ -1,0 +1,237 @@
+//! `TestApp`: the real router in process over a fresh database and a unique Redis prefix, with
+//! request helpers and an inline worker; `ChaosProxy`: a TCP proxy that can cut a service off.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use faultline::model::ProjectId;
+use faultline::server::config::Settings;
+use faultline::server::state::AppState;
+use faultline::server::{db, startup, worker};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tower::ServiceExt;
+
+pub const KEY: &str = "test-api-key";
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: axum::Router,
+    pub project: ProjectId,
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// The `code` of an error answer (panics if the body is not `{"error":{"code",…}}`).
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.body))
+    }
+}
+
+pub fn leptos_options() -> leptos::config::LeptosOptions {
+    leptos::config::LeptosOptions::builder()
+        .output_name("faultline")
+        .build()
+}
+
+impl TestApp {
+    /// A prepared app over `pool` (a fresh database from `#[sqlx::test]`).
+    pub async fn spawn(pool: PgPool) -> Self {
+        Self::spawn_with(pool, |_| {}).await
+    }
+
+    pub async fn spawn_with(pool: PgPool, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let prefix = format!("fltest:{}", uuid::Uuid::new_v4().simple());
+        let mut settings = Settings::for_tests("postgres://unused", &prefix);
+        tweak(&mut settings);
+        let state = AppState::with_pool(settings, leptos_options(), pool).expect("state");
+        let prepared = startup::prepare(&state).await.expect("prepare");
+        let router = startup::build_router(state.clone());
+        Self {
+            state,
+            router,
+            project: ProjectId::new(prepared.project_id),
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Body>,
+    ) -> Answer {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req.body(body.unwrap_or_else(Body::empty)).expect("request");
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.request(Method::GET, path, Some(KEY), None).await
+    }
+
+    pub async fn put(&self, path: &str) -> Answer {
+        self.request(Method::PUT, path, Some(KEY), None).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.request(Method::DELETE, path, Some(KEY), None).await
+    }
+
+    pub async fn post_raw(&self, key: Option<&str>, body: impl Into<Body>) -> Answer {
+        self.request(Method::POST, "/api/errors", key, Some(body.into()))
+            .await
+    }
+
+    /// Posts an error with the default key; asserts the 202 and returns the id.
+    pub async fn post_error(&self, body: Value) -> String {
+        self.post_error_as(KEY, body).await
+    }
+
+    pub async fn post_error_as(&self, key: &str, body: Value) -> String {
+        let a = self.post_raw(Some(key), body.to_string()).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+        a.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Runs the worker inline until the queue is empty.
+    pub async fn process(&self) -> usize {
+        worker::process_available(&self.state, "test-worker")
+            .await
+            .expect("worker")
+    }
+
+    /// A second project with its own API key.
+    pub async fn other_project(&self, name: &str, key: &str) -> ProjectId {
+        let p = db::projects::insert(&self.state.db, name)
+            .await
+            .expect("project");
+        db::api_keys::ensure(&self.state.db, p.id, "test", key)
+            .await
+            .expect("key");
+        p.id
+    }
+}
+
+impl Drop for TestApp {
+    /// Removes this test's Redis keys.
+    fn drop(&mut self) {
+        let pool = self.state.redis.clone();
+        let pattern = format!("{}:*", self.state.settings.redis_prefix);
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                use deadpool_redis::redis;
+                let Ok(mut conn) = pool.get().await else {
+                    return;
+                };
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(&pattern)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of a service; `cut` drops every connection and refuses new
+/// ones until `restore`.
+pub struct ChaosProxy {
+    pub port: u16,
+    up: Arc<AtomicBool>,
+    generation: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl ChaosProxy {
+    pub async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let (tx, _) = tokio::sync::watch::channel(0u64);
+        let generation = Arc::new(tx);
+        let target = target.to_owned();
+        let (up2, gen2) = (up.clone(), generation.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let mut cut = gen2.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            up,
+            generation,
+        }
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,150 @@
+//! The server matches its OpenAPI document: every documented operation answers with a documented
+//! status and a body that validates against the documented schema.
+
+use crate::helpers::{KEY, TestApp};
+use axum::body::Body;
+use axum::http::Method;
+use faultline::server::rest::OPENAPI;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+/// Validates `v` against the subset of JSON Schema the document uses; returns what is wrong.
+fn check(doc: &Value, schema: &Value, v: &Value, at: &str, problems: &mut Vec<String>) {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return check(doc, &doc["components"]["schemas"][name], v, at, problems);
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = types.iter().any(|t| match *t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "null" => v.is_null(),
+            _ => false,
+        });
+        if !ok {
+            problems.push(format!("{at}: {v} is not {types:?}"));
+            return;
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        if !allowed.contains(v) {
+            problems.push(format!("{at}: {v} not in {allowed:?}"));
+        }
+    }
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        for name in required.iter().filter_map(Value::as_str) {
+            if v.get(name).is_none() {
+                problems.push(format!("{at}: missing {name}"));
+            }
+        }
+    }
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        v.as_object(),
+    ) {
+        for (name, sub) in props {
+            if let Some(value) = obj.get(name) {
+                check(doc, sub, value, &format!("{at}.{name}"), problems);
+            }
+        }
+        for name in obj.keys() {
+            if !props.contains_key(name) {
+                problems.push(format!("{at}: undocumented field {name}"));
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, item) in arr.iter().enumerate() {
+            check(doc, items, item, &format!("{at}[{i}]"), problems);
+        }
+    }
+}
+
+#[sqlx::test]
+async fn every_documented_operation_answers_as_documented(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let doc: Value = serde_json::from_str(OPENAPI).expect("the document is JSON");
+    assert_eq!(
+        app.request(Method::GET, "/api/openapi.json", None, None)
+            .await
+            .body,
+        doc
+    );
+
+    let id = app
+        .post_error(json!({"message": "for the contract", "context": {"free": {"form": true}}}))
+        .await;
+    app.post_error(json!({"message": "to delete"})).await;
+    app.process().await;
+    let errors = app.get("/api/errors").await.body;
+    let issue_id = errors["errors"][0]["issue_id"].to_string();
+    let delete_id = errors["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["message"] == "to delete")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let concrete = if path.starts_with("/api/errors/{id}") {
+                let target = if method == "delete" { &delete_id } else { &id };
+                path.replace("{id}", target)
+            } else {
+                path.replace("{id}", &issue_id)
+            };
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let body = (method == Method::POST)
+                .then(|| Body::from(json!({"message": "contract post"}).to_string()));
+            let answer = app
+                .request(method.clone(), &concrete, Some(KEY), body)
+                .await;
+            let status = answer.status.as_u16().to_string();
+            let Some(documented) = op["responses"].get(&status) else {
+                problems.push(format!(
+                    "{method} {path}: status {status} is not documented"
+                ));
+                continue;
+            };
+            if let Some(schema) = documented.pointer("/content/application~1json/schema") {
+                check(&doc, schema, &answer.body, "$", &mut problems);
+            }
+            checked += 1;
+
+            // Every operation that names 401 really refuses a request without a key.
+            if op["responses"].get("401").is_some() {
+                let a = app.request(method.clone(), &concrete, None, None).await;
+                if a.status.as_u16() != 401 {
+                    problems.push(format!(
+                        "{method} {path} without a key answered {}",
+                        a.status
+                    ));
+                }
+                check(
+                    &doc,
+                    &json!({"$ref": "#/components/schemas/ApiError"}),
+                    &a.body,
+                    "$",
+                    &mut problems,
+                );
+            }
+        }
+    }
+    assert!(checked >= 14, "checked {checked} operations");
+    assert!(problems.is_empty(), "{problems:#?}");
+}

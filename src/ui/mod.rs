@@ -1,0 +1,3 @@
+//! Dashboard components, rendered on the server and hydrated in the browser.
+
+pub mod pages;
