@@ -50,6 +50,10 @@ word_enum!(
     IssueSort { LastSeen => "last_seen", FirstSeen => "first_seen", Count => "count" }
 );
 
+#[expect(
+    clippy::derivable_impls,
+    reason = "the enum comes from a macro without #[default]"
+)]
 impl Default for IssueSort {
     fn default() -> Self {
         Self::LastSeen

@@ -11,10 +11,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Cached key lookups: key hash → (project, or `None` for an unknown key; when looked up).
+/// A lookup's answer (the project, or `None` for an unknown key) and when it was made.
+type Lookup = (Option<ProjectId>, Instant);
+
+/// Cached key lookups by key hash.
 #[derive(Clone, Default)]
 pub struct KeyCache {
-    entries: Arc<Mutex<HashMap<String, (Option<ProjectId>, Instant)>>>,
+    entries: Arc<Mutex<HashMap<String, Lookup>>>,
 }
 
 /// Entries kept at most; past that the cache starts over (bounds memory under key-guessing floods).
@@ -29,12 +32,11 @@ impl KeyCache {
         key: &str,
     ) -> Result<Option<ProjectId>, ServerError> {
         let hash = db::api_keys::hash(key);
-        if let Ok(entries) = self.entries.lock() {
-            if let Some((project, at)) = entries.get(&hash) {
-                if at.elapsed() < ttl {
-                    return Ok(*project);
-                }
-            }
+        if let Ok(entries) = self.entries.lock()
+            && let Some((project, at)) = entries.get(&hash)
+            && at.elapsed() < ttl
+        {
+            return Ok(*project);
         }
         let project = db::api_keys::find_project(db, &hash).await?;
         if let Ok(mut entries) = self.entries.lock() {

@@ -35,10 +35,10 @@ fn check(doc: &Value, schema: &Value, v: &Value, at: &str, problems: &mut Vec<St
             return;
         }
     }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(v) {
-            problems.push(format!("{at}: {v} not in {allowed:?}"));
-        }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(v)
+    {
+        problems.push(format!("{at}: {v} not in {allowed:?}"));
     }
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for name in required.iter().filter_map(Value::as_str) {

@@ -1,0 +1,65 @@
+# faultline: the commands a user and a contributor need. `make run` and `make test` are the
+# contract: both install what is missing and make sure PostgreSQL and Redis answer first.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+-include .env
+export
+
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/faultline
+REDIS_URL ?= redis://127.0.0.1:6379
+# Builds go outside the checkout so fresh clones on the same machine reuse them.
+CARGO_TARGET_DIR ?= $(HOME)/.cache/faultline/target
+# Match cargo-leptos' debug flags so plain cargo commands reuse its artifacts.
+DEBUG_RUSTFLAGS := --cfg erase_components
+PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:/usr/local/bin:$(PATH)
+export DATABASE_URL REDIS_URL CARGO_TARGET_DIR PATH
+
+.PHONY: run run-debug test setup setup-test services build lint fmt unit e2e clean-data
+
+## run: install what is missing, start PostgreSQL and Redis if needed, build (release) and serve on 127.0.0.1:3000
+run: setup services
+	cargo leptos build --release
+	LEPTOS_SITE_ROOT=target/site "$(CARGO_TARGET_DIR)/release/faultline"
+
+## run-debug: like run, with a faster debug build
+run-debug: setup services
+	cargo leptos build
+	LEPTOS_SITE_ROOT=target/site "$(CARGO_TARGET_DIR)/debug/faultline"
+
+## test: every check CI runs: formatting, clippy (server and browser builds), unit and integration tests, browser tests
+test: setup-test services lint unit e2e
+
+setup:
+	scripts/setup.sh
+
+setup-test:
+	scripts/setup.sh --test
+
+services:
+	scripts/services.sh
+
+## unit: unit tests and integration tests against the real PostgreSQL and Redis
+unit:
+	RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test --features ssr
+
+## e2e: the browser tests (builds the debug site first)
+e2e:
+	cargo leptos build
+	scripts/e2e.sh
+
+## lint: cargo fmt --check and clippy -D warnings on both builds
+lint:
+	cargo fmt --check
+	RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo clippy --features ssr --all-targets -- -D warnings
+	RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+
+fmt:
+	cargo fmt
+
+## clean-data: stop and delete the project-local PostgreSQL and Redis under .data/ (if any)
+clean-data:
+	-[ -f .data/redis/redis.pid ] && kill "$$(cat .data/redis/redis.pid)"
+	-[ -d .data/postgres ] && { if [ "$$(id -u)" = 0 ]; then runuser -u postgres -- $$(ls -d /usr/lib/postgresql/*/bin | tail -n1)/pg_ctl -D .data/postgres stop -m fast; else $$(ls -d /usr/lib/postgresql/*/bin | tail -n1)/pg_ctl -D .data/postgres stop -m fast; fi; }
+	rm -rf .data
