@@ -29,7 +29,7 @@ run-debug: setup services
 	LEPTOS_SITE_ROOT=target/site "$(CARGO_TARGET_DIR)/debug/faultline"
 
 ## test: every check CI runs: formatting, clippy (server and browser builds), unit and integration tests, browser tests
-test: setup-test services lint unit e2e
+test: setup-test services lint e2e unit
 
 setup:
 	scripts/setup.sh
@@ -42,7 +42,7 @@ services:
 
 ## unit: unit tests and integration tests against the real PostgreSQL and Redis
 unit:
-	RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test --features ssr
+	RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test --features ssr --tests
 
 ## e2e: the browser tests (builds the debug site first)
 e2e:
