@@ -11,17 +11,58 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A lookup's answer (the project, or `None` for an unknown key) and when it was made.
-type Lookup = (Option<ProjectId>, Instant);
-
-/// Cached key lookups by key hash.
+/// Remembered lookups (a key → its project, or `None` for an unknown key) with their time, so
+/// repeated requests skip PostgreSQL; bounded, since callers can send any number of bad keys.
 #[derive(Clone, Default)]
-pub struct KeyCache {
-    entries: Arc<Mutex<HashMap<String, Lookup>>>,
+pub struct TtlCache {
+    entries: Arc<Mutex<HashMap<String, (Option<ProjectId>, Instant)>>>,
 }
 
-/// Entries kept at most; past that the cache starts over (bounds memory under key-guessing floods).
+/// Entries kept at most; past that the cache starts over.
 const MAX_ENTRIES: usize = 10_000;
+
+impl TtlCache {
+    /// The project `key` maps to, from the cache when fresher than `ttl`, else from `load`.
+    pub async fn get_or_load<F, Fut>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        load: F,
+    ) -> Result<Option<ProjectId>, ServerError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<ProjectId>, ServerError>>,
+    {
+        if let Ok(entries) = self.entries.lock()
+            && let Some((project, at)) = entries.get(key)
+            && at.elapsed() < ttl
+        {
+            return Ok(*project);
+        }
+        let project = load().await?;
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key.to_owned(), (project, Instant::now()));
+        }
+        Ok(project)
+    }
+
+    /// Forgets every cached lookup (after a key is revoked or rotated here).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
+
+/// Key lookups of both kinds: REST API keys (by hash) and public DSN keys.
+#[derive(Clone, Default)]
+pub struct KeyCache {
+    api_keys: TtlCache,
+    dsn_keys: TtlCache,
+}
 
 impl KeyCache {
     /// The project of `key`, if it is a live API key.
@@ -32,27 +73,31 @@ impl KeyCache {
         key: &str,
     ) -> Result<Option<ProjectId>, ServerError> {
         let hash = db::api_keys::hash(key);
-        if let Ok(entries) = self.entries.lock()
-            && let Some((project, at)) = entries.get(&hash)
-            && at.elapsed() < ttl
-        {
-            return Ok(*project);
-        }
-        let project = db::api_keys::find_project(db, &hash).await?;
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-            entries.insert(hash, (project, Instant::now()));
-        }
-        Ok(project)
+        self.api_keys
+            .get_or_load(&hash, ttl, || async {
+                Ok(db::api_keys::find_project(db, &hash).await?)
+            })
+            .await
     }
 
-    /// Forgets every cached lookup (after a key is revoked here).
+    /// The project whose public DSN key is `key`.
+    pub async fn project_of_dsn_key(
+        &self,
+        db: &sqlx::PgPool,
+        ttl: Duration,
+        key: &str,
+    ) -> Result<Option<ProjectId>, ServerError> {
+        self.dsn_keys
+            .get_or_load(key, ttl, || async {
+                Ok(db::projects::find_by_key(db, key).await?)
+            })
+            .await
+    }
+
+    /// Forgets every cached lookup.
     pub fn clear(&self) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.clear();
-        }
+        self.api_keys.clear();
+        self.dsn_keys.clear();
     }
 }
 

@@ -28,6 +28,11 @@ pub struct Settings {
     pub key_cache_ttl: Duration,
     /// `FAULTLINE_DB_MAX_CONNECTIONS`, default 16.
     pub db_max_connections: u32,
+    /// `FAULTLINE_RATE_LIMIT_PER_MINUTE`, default 0 (off): Sentry events accepted per project
+    /// and minute; past it SDKs get 429 with `Retry-After`.
+    pub rate_limit_per_minute: u64,
+    /// `FAULTLINE_MAX_QUEUE_DEPTH`, default 1000000: past this backlog, ingest answers 429.
+    pub max_queue_depth: u64,
 }
 
 /// A variable that is set but cannot be used.
@@ -56,6 +61,8 @@ impl Settings {
             cache_ttl: Duration::from_secs(parsed("FAULTLINE_CACHE_TTL_SECS", 30)?),
             key_cache_ttl: Duration::from_secs(parsed("FAULTLINE_KEY_CACHE_TTL_SECS", 10)?),
             db_max_connections: parsed("FAULTLINE_DB_MAX_CONNECTIONS", 16)?,
+            rate_limit_per_minute: parsed("FAULTLINE_RATE_LIMIT_PER_MINUTE", 0)?,
+            max_queue_depth: parsed("FAULTLINE_MAX_QUEUE_DEPTH", 1_000_000)?,
         })
     }
 
@@ -73,6 +80,8 @@ impl Settings {
             cache_ttl: Duration::from_secs(30),
             key_cache_ttl: Duration::from_secs(10),
             db_max_connections: 4,
+            rate_limit_per_minute: 0,
+            max_queue_depth: 1_000_000,
         }
     }
 }

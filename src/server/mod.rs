@@ -6,6 +6,7 @@ pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod ingest;
 pub mod queue;
 pub mod rest;
 pub mod startup;

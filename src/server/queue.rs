@@ -11,7 +11,8 @@ use crate::model::{ErrorId, Level, ProjectId, Source};
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{self, Value};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The consumer group every worker joins.
 const GROUP: &str = "workers";
@@ -38,6 +39,31 @@ pub struct QueuedError {
     pub platform: Option<String>,
 }
 
+/// A Sentry event as an SDK sent it (the `event` item's JSON, unparsed), with what ingest knew.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct QueuedEvent {
+    pub id: ErrorId,
+    pub project_id: ProjectId,
+    pub received_at: DateTime<Utc>,
+    /// The event id SDKs know the event by (envelope header, else payload, else new).
+    pub event_id: uuid::Uuid,
+    pub event: Box<serde_json::value::RawValue>,
+}
+
+/// One stream entry: an error from the REST API or an event from a Sentry SDK.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueuedEntry {
+    Api(QueuedError),
+    Sentry(QueuedEvent),
+}
+
+impl From<QueuedError> for QueuedEntry {
+    fn from(e: QueuedError) -> Self {
+        Self::Api(e)
+    }
+}
+
 /// One entry handed to a worker, still encoded: the worker decodes it (and sets aside what it cannot).
 #[derive(Debug)]
 pub struct Delivery {
@@ -45,11 +71,16 @@ pub struct Delivery {
     pub raw: Option<Vec<u8>>,
 }
 
+/// How stale the depth ingest compares with its limit may be.
+const DEPTH_MAX_AGE: Duration = Duration::from_millis(500);
+
 /// Handle on the stream: cheap to clone.
 #[derive(Clone)]
 pub struct Queue {
     pool: deadpool_redis::Pool,
     stream: String,
+    /// The last depth read and when, so ingest does not ask Redis on every request.
+    depth_seen: Arc<Mutex<Option<(u64, Instant)>>>,
 }
 
 impl Queue {
@@ -57,7 +88,23 @@ impl Queue {
         Self {
             pool,
             stream: format!("{prefix}:events"),
+            depth_seen: Arc::default(),
         }
+    }
+
+    /// The depth, read from Redis at most every 500 ms.
+    pub async fn depth_cached(&self) -> Result<u64, ServerError> {
+        if let Ok(seen) = self.depth_seen.lock()
+            && let Some((depth, at)) = *seen
+            && at.elapsed() < DEPTH_MAX_AGE
+        {
+            return Ok(depth);
+        }
+        let depth = self.depth().await?;
+        if let Ok(mut seen) = self.depth_seen.lock() {
+            *seen = Some((depth, Instant::now()));
+        }
+        Ok(depth)
     }
 
     async fn conn(&self) -> Result<deadpool_redis::Connection, ServerError> {
@@ -83,7 +130,7 @@ impl Queue {
     }
 
     /// Appends one entry; returns its stream id.
-    pub async fn push(&self, entry: &QueuedError) -> Result<String, ServerError> {
+    pub async fn push(&self, entry: &QueuedEntry) -> Result<String, ServerError> {
         let json = serde_json::to_vec(entry).map_err(ServerError::Encode)?;
         let mut conn = self.conn().await?;
         let id: String = redis::cmd("XADD")

@@ -3,23 +3,43 @@
 
 use super::db;
 use super::error::ServerError;
-use super::rest;
 use super::state::AppState;
+use super::{ingest, rest};
 use crate::app::{App, shell};
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::Uri;
+use axum::response::IntoResponse;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::sync::watch;
 
-/// The whole HTTP surface: REST API, health, dashboard pages, server functions, static files.
+/// The whole HTTP surface: REST API, Sentry ingest, health, dashboard pages, server functions,
+/// static files; paths have `//` folded before routing.
 pub fn build_router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    Router::new()
+    let pages = leptos_axum::file_and_error_handler::<AppState, _>(shell);
+    // Unknown paths: a JSON 404 under /api, else static files or the dashboard's 404 page.
+    let fallback = move |uri: Uri, state: State<AppState>, req: Request| {
+        let pages = pages.clone();
+        async move {
+            if uri.path().starts_with("/api/") {
+                rest::not_found().await.into_response()
+            } else {
+                pages(uri, state, req).await
+            }
+        }
+    };
+    let app = Router::new()
         .merge(rest::router())
+        .merge(ingest::router())
         .leptos_routes(&state, routes, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(fallback)
         .method_not_allowed_fallback(rest::method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::map_request(ingest::fold_slashes))
 }
 
 /// What `prepare` found, for the start-up banner.

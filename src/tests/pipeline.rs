@@ -40,11 +40,11 @@ async fn error_count(app: &TestApp) -> i64 {
 async fn a_redelivered_entry_is_stored_once(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let entry = queued(&app, "twice");
-    app.state.queue.push(&entry).await.unwrap();
-    app.state.queue.push(&entry).await.unwrap();
+    app.state.queue.push(&entry.clone().into()).await.unwrap();
+    app.state.queue.push(&entry.clone().into()).await.unwrap();
     assert_eq!(app.process().await, 2);
     // And once more in a later batch.
-    app.state.queue.push(&entry).await.unwrap();
+    app.state.queue.push(&entry.clone().into()).await.unwrap();
     assert_eq!(app.process().await, 1);
     assert_eq!(error_count(&app).await, 1);
     let e = app.get(&format!("/api/errors/{}", entry.id)).await.body;
@@ -60,7 +60,7 @@ async fn a_worker_killed_between_read_and_ack_loses_nothing(pool: PgPool) {
     let app = TestApp::spawn_with(pool, |s| s.claim_idle = Duration::from_millis(100)).await;
     let entry = queued(&app, "in flight when the worker died");
     app.state.queue.ensure_group().await.unwrap();
-    app.state.queue.push(&entry).await.unwrap();
+    app.state.queue.push(&entry.clone().into()).await.unwrap();
 
     // A worker reads the entry and dies before storing or acknowledging it.
     let taken = app
@@ -155,7 +155,7 @@ async fn an_undecodable_entry_is_set_aside_without_blocking_the_rest(pool: PgPoo
         .await
         .unwrap();
     let good = queued(&app, "fine");
-    app.state.queue.push(&good).await.unwrap();
+    app.state.queue.push(&good.clone().into()).await.unwrap();
     assert_eq!(app.process().await, 2);
     assert_eq!(error_count(&app).await, 1);
     let dead: i64 = deadpool_redis::redis::cmd("XLEN")

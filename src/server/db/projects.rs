@@ -24,6 +24,14 @@ pub async fn find_by_name(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<O
         .await
 }
 
+/// The project owning a public DSN key.
+pub async fn find_by_key(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<Option<ProjectId>> {
+    sqlx::query_scalar("SELECT id FROM projects WHERE public_key = $1")
+        .bind(key)
+        .fetch_optional(db)
+        .await
+}
+
 pub async fn find(db: impl PgExecutor<'_>, id: ProjectId) -> sqlx::Result<Option<ProjectRow>> {
     sqlx::query_as("SELECT id, name, public_key FROM projects WHERE id = $1")
         .bind(id)

@@ -6,7 +6,7 @@ use super::{cached_json, read_json_body};
 use crate::model::{ErrorId, ErrorList, IssueStatus, Level, Source};
 use crate::server::auth::ApiProject;
 use crate::server::db;
-use crate::server::queue::QueuedError;
+use crate::server::queue::{QueuedEntry, QueuedError};
 use crate::server::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -46,12 +46,9 @@ pub async fn create(
         fingerprint: input.fingerprint,
         platform: None,
     };
-    state.queue.push(&entry).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({"id": entry.id})),
-    )
-        .into_response())
+    let id = entry.id;
+    state.queue.push(&QueuedEntry::Api(entry)).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))).into_response())
 }
 
 /// The fields of a valid `POST /api/errors` body.

@@ -21,7 +21,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, put};
+use axum::routing::{get, put};
 use error::ApiError;
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -46,7 +46,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/issues/{id}/errors", get(issues::errors))
         .route("/api/stats", get(stats::get))
         .route("/api/projects", get(projects::list))
-        .route("/api/{*rest}", any(not_found))
 }
 
 async fn openapi() -> Response {

@@ -7,10 +7,11 @@
 //! delivered again; storing is idempotent, so a redelivered entry is stored once.
 
 pub mod grouping;
+pub mod sentry;
 
 use super::db::batch::{self, NewError, StoredBatch};
 use super::error::ServerError;
-use super::queue::{Delivery, QueuedError};
+use super::queue::{Delivery, QueuedEntry, QueuedError, QueuedEvent};
 use super::state::AppState;
 use crate::model::{LiveUpdate, ProjectId};
 use deadpool_redis::redis;
@@ -109,8 +110,18 @@ pub async fn process_batch(
     let mut ids = Vec::with_capacity(deliveries.len());
     let mut errors = Vec::with_capacity(deliveries.len());
     for d in &deliveries {
-        match d.raw.as_deref().map(serde_json::from_slice::<QueuedError>) {
-            Some(Ok(entry)) => errors.push(to_new_error(entry)),
+        match d.raw.as_deref().map(serde_json::from_slice::<QueuedEntry>) {
+            Some(Ok(QueuedEntry::Api(entry))) => errors.push(to_new_error(entry)),
+            Some(Ok(QueuedEntry::Sentry(event))) => match sentry_to_new_error(event) {
+                Some(e) => errors.push(e),
+                None => {
+                    tracing::error!(stream.id = %d.stream_id, "queued Sentry event is not JSON; set aside");
+                    state
+                        .queue
+                        .dead_letter(d.raw.as_deref().unwrap_or_default(), "event is not JSON")
+                        .await?;
+                }
+            },
             Some(Err(e)) => {
                 tracing::error!(stream.id = %d.stream_id, error = %e, "undecodable queue entry set aside");
                 state
@@ -216,6 +227,32 @@ async fn publish(state: &AppState, stored: &StoredBatch) {
     if let Err(e) = result {
         tracing::warn!(error = %e, "could not publish live update");
     }
+}
+
+/// Normalises a queued Sentry event into a row to store, grouped by the §6.5 key.
+fn sentry_to_new_error(q: QueuedEvent) -> Option<NewError> {
+    let event: serde_json::Value = serde_json::from_str(q.event.get()).ok()?;
+    let n = sentry::normalize(&event, q.received_at);
+    Some(NewError {
+        id: q.id,
+        project_id: q.project_id,
+        event_id: q.event_id,
+        timestamp: n.timestamp,
+        received_at: q.received_at,
+        level: n.level.as_str(),
+        fingerprint: crate::server::sha256_hex(&n.grouping_key),
+        message: n.message,
+        stack_trace: n.stack_trace,
+        context: n.context,
+        source: n.source.as_str(),
+        url: n.url,
+        environment: n.environment,
+        release: n.release,
+        platform: Some(n.platform),
+        payload: Some(event),
+        title: n.title,
+        culprit: n.culprit,
+    })
 }
 
 /// Turns a queued error into a row to store, computing its grouping.

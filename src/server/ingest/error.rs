@@ -1,0 +1,108 @@
+//! `IngestError`: every way a Sentry SDK request can fail, with the status SDKs expect.
+
+use super::decode::DecodeError;
+use super::envelope::EnvelopeError;
+use crate::server::error::ServerError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(
+        "no project key: send sentry_key in the query, X-Sentry-Auth, Authorization or the envelope dsn"
+    )]
+    MissingKey,
+    #[error("the request carries two different project keys")]
+    ConflictingKeys,
+    #[error("unknown project key, or a key of another project")]
+    WrongKey,
+    #[error("no such project")]
+    UnknownProject,
+    #[error("unsupported sentry_version {0:?} (7 is supported)")]
+    BadVersion(String),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("malformed envelope: {0}")]
+    Envelope(#[from] EnvelopeError),
+    #[error("the event is not valid JSON: {0}")]
+    BadEvent(String),
+    #[error("an event item is larger than {limit} bytes")]
+    EventTooLarge { limit: usize },
+    #[error("rate limit reached; retry after {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("the queue is full; retry after {retry_after} s")]
+    QueueFull { retry_after: u64 },
+    #[error("service unavailable")]
+    Unavailable(#[source] ServerError),
+}
+
+impl From<ServerError> for IngestError {
+    fn from(e: ServerError) -> Self {
+        Self::Unavailable(e)
+    }
+}
+
+impl IngestError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingKey | Self::ConflictingKeys => StatusCode::UNAUTHORIZED,
+            Self::WrongKey => StatusCode::FORBIDDEN,
+            Self::UnknownProject => StatusCode::NOT_FOUND,
+            Self::Decode(DecodeError::TooLarge { .. }) | Self::EventTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Self::Decode(DecodeError::Unsupported(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BadVersion(_) | Self::Decode(_) | Self::Envelope(_) | Self::BadEvent(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::RateLimited { .. } | Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::MissingKey | Self::ConflictingKeys => "unauthorized",
+            Self::WrongKey => "forbidden",
+            Self::UnknownProject => "not_found",
+            Self::BadVersion(_) => "bad_version",
+            Self::Decode(DecodeError::TooLarge { .. }) | Self::EventTooLarge { .. } => {
+                "payload_too_large"
+            }
+            Self::Decode(DecodeError::Unsupported(_)) => "unsupported_encoding",
+            Self::Decode(_) => "bad_body",
+            Self::Envelope(_) => "malformed_envelope",
+            Self::BadEvent(_) => "malformed_json",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::QueueFull { .. } => "queue_full",
+            Self::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::Unavailable(e) = &self {
+            tracing::error!(error = %e, "ingest failed");
+        } else {
+            tracing::debug!(error = %self, status = %status, "ingest rejected");
+        }
+        let message = self.to_string();
+        let body = serde_json::json!({"error": {"code": self.code(), "message": message}, "detail": message});
+        let mut res = (status, Json(body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&message) {
+            res.headers_mut().insert("x-sentry-error", v);
+        }
+        if let Self::RateLimited { retry_after } | Self::QueueFull { retry_after } = self {
+            let h = res.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            // Empty categories: every kind of data, for the whole project.
+            if let Ok(v) = HeaderValue::from_str(&format!("{retry_after}::project:rate_limited")) {
+                h.insert("x-sentry-rate-limits", v);
+            }
+        }
+        res
+    }
+}

@@ -1,0 +1,869 @@
+//! Sentry events → faultline errors: lenient normalisation of every shape SDKs send, the readable
+//! stack trace, the issue title and culprit, and the grouping key of the protocol notes (§6.5).
+//!
+//! Nothing here rejects an event: a field of an unexpected shape is ignored or repaired.
+
+use super::grouping::normalise as normalise_numbers;
+use crate::model::{Level, Source};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use serde_json::{Map, Value, json};
+
+/// Frames considered per exception for grouping: those nearest the raise.
+const GROUPING_FRAMES: usize = 15;
+/// Longest title, message template and tag value kept.
+const MAX_TITLE: usize = 255;
+const MAX_TEMPLATE: usize = 1024;
+const MAX_TAG: usize = 200;
+
+/// What the worker stores for one Sentry event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    pub timestamp: DateTime<Utc>,
+    pub level: Level,
+    pub message: String,
+    pub stack_trace: Option<String>,
+    pub context: Value,
+    pub source: Source,
+    pub url: Option<String>,
+    pub environment: Option<String>,
+    pub release: Option<String>,
+    pub platform: String,
+    pub title: String,
+    pub culprit: String,
+    /// The grouping key before hashing (kept in the context as `grouping_key`).
+    pub grouping_key: String,
+}
+
+/// Normalises one event (the JSON of an `event` item or a `/store/` body).
+pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
+    let empty = Map::new();
+    let ev = event.as_object().unwrap_or(&empty);
+    let exceptions = exceptions(ev);
+    let platform = string(ev.get("platform")).unwrap_or_else(|| "other".into());
+    let sdk_name = ev
+        .get("sdk")
+        .and_then(|s| s.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let message_text = message_text(ev);
+    let last = exceptions.last();
+    let message = match last {
+        Some(e) => exception_line(e),
+        None => message_text
+            .clone()
+            .unwrap_or_else(|| "<no message>".into()),
+    };
+    let title = truncate(
+        match last {
+            Some(e) if is_synthetic(e) => crashing_function(e).unwrap_or_else(|| exception_line(e)),
+            Some(e) => first_line(&exception_line(e)).to_owned(),
+            None => first_line(&message).to_owned(),
+        }
+        .trim(),
+        MAX_TITLE,
+    );
+    let culprit = string(ev.get("transaction"))
+        .or_else(|| last.and_then(|e| frames_of(e).last().map(|f| frame_location(f))))
+        .unwrap_or_default();
+    let grouping_key = grouping_key(ev, &exceptions);
+    let request = ev.get("request").cloned().filter(Value::is_object);
+    let url = request.as_ref().and_then(|r| string(r.get("url")));
+
+    let mut context = Map::new();
+    let keep = |context: &mut Map<String, Value>, key: &str, value: Option<Value>| {
+        if let Some(v) = value.filter(|v| !v.is_null()) {
+            context.insert(key.to_owned(), v);
+        }
+    };
+    keep(
+        &mut context,
+        "tags",
+        Some(tags(ev.get("tags"))).filter(|t| t.as_object().is_some_and(|o| !o.is_empty())),
+    );
+    keep(
+        &mut context,
+        "user",
+        ev.get("user").cloned().filter(Value::is_object),
+    );
+    keep(
+        &mut context,
+        "breadcrumbs",
+        Some(values(ev.get("breadcrumbs")))
+            .filter(|b| !b.is_empty())
+            .map(Value::Array),
+    );
+    keep(
+        &mut context,
+        "contexts",
+        ev.get("contexts").cloned().filter(Value::is_object),
+    );
+    keep(&mut context, "request", request);
+    keep(
+        &mut context,
+        "extra",
+        ev.get("extra")
+            .cloned()
+            .filter(|e| e.as_object().is_some_and(|o| !o.is_empty())),
+    );
+    keep(
+        &mut context,
+        "sdk",
+        ev.get("sdk").cloned().filter(Value::is_object),
+    );
+    if !exceptions.is_empty() {
+        context.insert("exception".into(), json!({ "values": exceptions }));
+    }
+    if let Some(log) = ev
+        .get("logentry")
+        .or_else(|| ev.get("message").filter(|m| m.is_object()))
+    {
+        keep(
+            &mut context,
+            "logentry",
+            Some(log.clone()).filter(Value::is_object),
+        );
+    }
+    for key in ["transaction", "server_name", "logger", "dist", "modules"] {
+        keep(&mut context, key, ev.get(key).cloned());
+    }
+    context.insert("grouping_key".into(), Value::String(grouping_key.clone()));
+
+    Normalized {
+        timestamp: timestamp(ev.get("timestamp")).unwrap_or(received_at),
+        level: level(ev.get("level")),
+        stack_trace: stack_trace(&exceptions),
+        context: Value::Object(context),
+        source: source(&platform, sdk_name),
+        url,
+        environment: string(ev.get("environment")).map(|s| truncate(&s, 256)),
+        release: string(ev.get("release")).map(|s| truncate(&s, 256)),
+        message,
+        platform,
+        title: if title.is_empty() {
+            "<no message>".into()
+        } else {
+            title
+        },
+        culprit: truncate(&culprit, MAX_TITLE),
+        grouping_key,
+    }
+}
+
+/// `{"values": [...]}`, a bare list, or one bare object → a list.
+fn values(v: Option<&Value>) -> Vec<Value> {
+    match v {
+        Some(Value::Array(a)) => a.clone(),
+        Some(Value::Object(o)) => match o.get("values") {
+            Some(Value::Array(a)) => a.clone(),
+            Some(_) => Vec::new(),
+            None if o.is_empty() => Vec::new(),
+            None => vec![v.cloned().unwrap_or_default()],
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// A string, or a number or boolean rendered as one; empty strings count as absent.
+fn string(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(if *b { "True" } else { "False" }.into()),
+        _ => None,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+fn level(v: Option<&Value>) -> Level {
+    match v {
+        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "fatal" | "critical" => Level::Fatal,
+            "warning" | "warn" => Level::Warning,
+            "info" | "log" => Level::Info,
+            "debug" | "trace" => Level::Debug,
+            _ => Level::Error,
+        },
+        Some(Value::Number(n)) => match n.as_f64().unwrap_or(40.0) as i64 {
+            ..=10 => Level::Debug,
+            11..=20 => Level::Info,
+            21..=30 => Level::Warning,
+            31..=40 => Level::Error,
+            _ => Level::Fatal,
+        },
+        _ => Level::Error,
+    }
+}
+
+/// Seconds since the epoch (integer or float), RFC 3339, or ISO 8601 without a zone (UTC).
+fn timestamp(v: Option<&Value>) -> Option<DateTime<Utc>> {
+    match v? {
+        Value::Number(n) => {
+            let secs = n.as_f64()?;
+            if !secs.is_finite() || secs < 0.0 || secs > 32_503_680_000.0 {
+                return None;
+            }
+            let micros = (secs * 1_000_000.0).round() as i64;
+            Utc.timestamp_micros(micros).single()
+        }
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                return Some(t.with_timezone(&Utc));
+            }
+            for fmt in [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M:%S",
+            ] {
+                if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+                    return Some(t.and_utc());
+                }
+            }
+            s.parse::<f64>()
+                .ok()
+                .and_then(|f| timestamp(Some(&json!(f))))
+        }
+        _ => None,
+    }
+}
+
+/// Browser JavaScript (and other client SDKs) → frontend; server SDKs → backend.
+fn source(platform: &str, sdk_name: &str) -> Source {
+    let client_sdk = [
+        "browser",
+        "react",
+        "vue",
+        "angular",
+        "svelte",
+        "ember",
+        "cocoa",
+        "android",
+        "react-native",
+        "flutter",
+    ]
+    .iter()
+    .any(|k| sdk_name.contains(k));
+    if platform == "javascript" && !sdk_name.contains("node") || client_sdk {
+        Source::Frontend
+    } else {
+        Source::Backend
+    }
+}
+
+/// The exceptions, oldest first, each with its frames list normalised to an array (falling back
+/// to the matching or crashed thread's stack trace).
+fn exceptions(ev: &Map<String, Value>) -> Vec<Value> {
+    let threads = values(ev.get("threads"));
+    values(ev.get("exception"))
+        .into_iter()
+        .filter(Value::is_object)
+        .map(|mut e| {
+            if frames_of(&e).is_empty() {
+                let thread_id = e.get("thread_id").cloned();
+                let thread = threads
+                    .iter()
+                    .find(|t| thread_id.is_some() && t.get("id") == thread_id.as_ref())
+                    .or_else(|| {
+                        threads
+                            .iter()
+                            .find(|t| t.get("crashed") == Some(&Value::Bool(true)))
+                    });
+                if let (Some(st), Some(obj)) = (
+                    thread.and_then(|t| t.get("stacktrace")).cloned(),
+                    e.as_object_mut(),
+                ) {
+                    obj.insert("stacktrace".into(), st);
+                }
+            }
+            e
+        })
+        .collect()
+}
+
+fn frames_of(e: &Value) -> Vec<&Value> {
+    e.get("stacktrace")
+        .and_then(|s| s.get("frames"))
+        .and_then(Value::as_array)
+        .map(|f| f.iter().filter(|f| f.is_object()).collect())
+        .unwrap_or_default()
+}
+
+fn is_synthetic(e: &Value) -> bool {
+    e.pointer("/mechanism/synthetic") == Some(&Value::Bool(true))
+}
+
+fn crashing_function(e: &Value) -> Option<String> {
+    frames_of(e).last().and_then(|f| string(f.get("function")))
+}
+
+/// `Type: value`, or whichever of the two exists.
+fn exception_line(e: &Value) -> String {
+    let ty = string(e.get("type"));
+    let value = string(e.get("value")).or_else(|| {
+        e.get("value")
+            .filter(|v| !v.is_null())
+            .map(Value::to_string)
+    });
+    match (ty, value) {
+        (Some(t), Some(v)) => format!("{t}: {v}"),
+        (Some(t), None) => t,
+        (None, Some(v)) => v,
+        (None, None) => "Error".into(),
+    }
+}
+
+/// The display text of a message event: `formatted`, else the template with its params, else
+/// the plain `message` string.
+fn message_text(ev: &Map<String, Value>) -> Option<String> {
+    let log = ev
+        .get("logentry")
+        .or_else(|| ev.get("message").filter(|m| m.is_object()));
+    if let Some(log) = log {
+        if let Some(f) = string(log.get("formatted")) {
+            return Some(f);
+        }
+        if let Some(template) = string(log.get("message")) {
+            return Some(fill_params(&template, log.get("params")));
+        }
+    }
+    string(ev.get("message"))
+}
+
+/// Fills `%s`-style params from a list, or `{name}` params from an object.
+fn fill_params(template: &str, params: Option<&Value>) -> String {
+    match params {
+        Some(Value::Array(list)) => {
+            let mut out = String::with_capacity(template.len());
+            let mut rest = template;
+            let mut args = list.iter();
+            while let Some(at) = rest.find('%') {
+                out.push_str(&rest[..at]);
+                let spec = rest[at + 1..].chars().next();
+                match spec {
+                    Some('%') => out.push('%'),
+                    Some(c) if c.is_ascii_alphabetic() => match args.next() {
+                        Some(Value::String(s)) => out.push_str(s),
+                        Some(v) => out.push_str(&v.to_string()),
+                        None => return template.to_owned(),
+                    },
+                    _ => {
+                        out.push('%');
+                        rest = &rest[at + 1..];
+                        continue;
+                    }
+                }
+                rest = &rest[at + 1 + spec.map_or(0, char::len_utf8)..];
+            }
+            out.push_str(rest);
+            out
+        }
+        Some(Value::Object(map)) => {
+            let mut out = template.to_owned();
+            for (k, v) in map {
+                let v = v
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string());
+                out = out.replace(&format!("{{{k}}}"), &v);
+            }
+            out
+        }
+        _ => template.to_owned(),
+    }
+}
+
+/// Tags as an object of strings: pairs or an object in; the first occurrence of a key wins.
+fn tags(v: Option<&Value>) -> Value {
+    let mut out = Map::new();
+    let mut add = |k: &Value, v: &Value| {
+        let (Some(k), Some(v)) = (string(Some(k)), string(Some(v))) else {
+            return;
+        };
+        let k = truncate(&k.replace(' ', "-"), MAX_TAG);
+        let v = truncate(first_line(&v), MAX_TAG);
+        out.entry(k).or_insert(Value::String(v));
+    };
+    match v {
+        Some(Value::Object(map)) => map
+            .iter()
+            .for_each(|(k, v)| add(&Value::String(k.clone()), v)),
+        Some(Value::Array(pairs)) => pairs.iter().for_each(|p| {
+            if let Some([k, v]) = p.as_array().map(Vec::as_slice) {
+                add(k, v);
+            }
+        }),
+        _ => {}
+    }
+    Value::Object(out)
+}
+
+/// `file:line:col` (or module) and the function of a frame.
+fn frame_location(f: &Value) -> String {
+    let place = string(f.get("filename"))
+        .or_else(|| string(f.get("abs_path")))
+        .or_else(|| string(f.get("module")));
+    let function = string(f.get("function")).unwrap_or_else(|| "?".into());
+    match place {
+        Some(p) => format!("{p} in {function}"),
+        None => function,
+    }
+}
+
+/// A readable stack trace, newest call last, one block per exception (oldest first).
+fn stack_trace(exceptions: &[Value]) -> Option<String> {
+    if exceptions.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for (i, e) in exceptions.iter().enumerate() {
+        if i > 0 {
+            out.push_str(
+                "\nDuring handling of the above exception, another exception occurred:\n\n",
+            );
+        }
+        let frames = frames_of(e);
+        if !frames.is_empty() {
+            out.push_str("Traceback (most recent call last):\n");
+        }
+        for f in frames {
+            let file = string(f.get("filename"))
+                .or_else(|| string(f.get("abs_path")))
+                .or_else(|| string(f.get("module")));
+            let function = string(f.get("function")).unwrap_or_else(|| "?".into());
+            let mut place = file.unwrap_or_else(|| "<unknown>".into());
+            if let Some(line) = f.get("lineno").and_then(Value::as_u64) {
+                place.push_str(&format!(":{line}"));
+                if let Some(col) = f.get("colno").and_then(Value::as_u64) {
+                    place.push_str(&format!(":{col}"));
+                }
+            }
+            out.push_str(&format!("  at {function} ({place})\n"));
+            if let Some(code) = string(f.get("context_line")) {
+                out.push_str(&format!("      {code}\n"));
+            }
+        }
+        out.push_str(&exception_line(e));
+        out.push('\n');
+    }
+    Some(out.trim_end().to_owned())
+}
+
+/// The grouping key of §6.5: fingerprint, else exception types and significant frames, else the
+/// normalised message template.
+pub fn grouping_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
+    let default = || default_key(ev, exceptions);
+    let fingerprint: Vec<String> = match ev.get("fingerprint") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+                    _ => n.to_string(),
+                }),
+                Value::Bool(b) => Some(if *b { "True" } else { "False" }.into()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if fingerprint.is_empty() {
+        return default();
+    }
+    let parts: Vec<String> = fingerprint
+        .iter()
+        .map(|p| {
+            if is_default_var(p) {
+                default()
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
+    format!("fp\x1f{}", parts.join("\x1f"))
+}
+
+fn is_default_var(s: &str) -> bool {
+    s.strip_prefix("{{")
+        .and_then(|s| s.strip_suffix("}}"))
+        .is_some_and(|inner| inner.trim() == "default")
+}
+
+fn default_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
+    if !exceptions.is_empty() {
+        let mut tokens = Vec::new();
+        for e in exceptions {
+            tokens.push(if is_synthetic(e) {
+                crashing_function(e).unwrap_or_else(|| "Error".into())
+            } else {
+                string(e.get("type")).unwrap_or_else(|| "Error".into())
+            });
+            let frame_tokens = significant_frame_tokens(&frames_of(e));
+            if frame_tokens.is_empty() {
+                let value = string(e.get("value")).unwrap_or_default();
+                tokens.push(normalise(&value));
+            } else {
+                tokens.extend(frame_tokens);
+            }
+        }
+        return format!("ex\x1f{}", tokens.join("\x1f"));
+    }
+    let template = ev
+        .get("logentry")
+        .and_then(|l| string(l.get("message")).or_else(|| string(l.get("formatted"))))
+        .or_else(|| match ev.get("message") {
+            Some(Value::Object(m)) => {
+                string(m.get("message")).or_else(|| string(m.get("formatted")))
+            }
+            other => string(other),
+        });
+    if let Some(t) = template {
+        return format!("msg\x1f{}", normalise(&t));
+    }
+    // No message: a top-level stack trace or the crashed/current thread.
+    let threads = values(ev.get("threads"));
+    let stack = ev.get("stacktrace").cloned().or_else(|| {
+        threads
+            .iter()
+            .find(|t| t.get("crashed") == Some(&Value::Bool(true)))
+            .or_else(|| {
+                threads
+                    .iter()
+                    .find(|t| t.get("current") == Some(&Value::Bool(true)))
+            })
+            .and_then(|t| t.get("stacktrace").cloned())
+    });
+    if let Some(st) = stack {
+        let holder = json!({ "stacktrace": st });
+        let tokens = significant_frame_tokens(&frames_of(&holder));
+        if !tokens.is_empty() {
+            return format!("ex\x1f<thread>\x1f{}", tokens.join("\x1f"));
+        }
+    }
+    "msg\x1f<no message>".into()
+}
+
+fn significant_frame_tokens(frames: &[&Value]) -> Vec<String> {
+    let in_app: Vec<&&Value> = frames
+        .iter()
+        .filter(|f| f.get("in_app") == Some(&Value::Bool(true)))
+        .collect();
+    let chosen: Vec<&Value> = if in_app.is_empty() {
+        frames.to_vec()
+    } else {
+        in_app.into_iter().copied().collect()
+    };
+    let start = chosen.len().saturating_sub(GROUPING_FRAMES);
+    chosen[start..]
+        .iter()
+        .filter_map(|f| {
+            let place = string(f.get("module")).or_else(|| {
+                string(f.get("filename"))
+                    .or_else(|| string(f.get("abs_path")))
+                    .map(|p| file_token(&p))
+            })?;
+            let function = string(f.get("function")).unwrap_or_else(|| "?".into());
+            Some(format!("{place}:{function}"))
+        })
+        .collect()
+}
+
+/// The basename of a path or URL, without query or fragment, lowercased, with build hashes
+/// (runs of 6+ hex digits) replaced by `<h>`.
+fn file_token(path: &str) -> String {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let base = path
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(path)
+        .to_lowercase();
+    let mut out = String::with_capacity(base.len());
+    let chars: Vec<char> = base.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
+        if run >= 6 {
+            out.push_str("<h>");
+            i += run;
+        } else {
+            let n = run.max(1);
+            out.extend(&chars[i..i + n]);
+            i += n;
+        }
+    }
+    out
+}
+
+/// §6.5 step 4: the first two non-empty lines, trimmed, with variable parts replaced.
+pub fn normalise(s: &str) -> String {
+    let text: Vec<&str> = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(2)
+        .collect();
+    let text = text.join("\n");
+    let mut out = String::with_capacity(text.len());
+    for word in split_keep(&text) {
+        out.push_str(&replace_word(word));
+    }
+    let out = normalise_numbers(&quote_strings(&out));
+    truncate(&out, MAX_TEMPLATE)
+}
+
+/// Splits on whitespace, keeping the whitespace as separate pieces.
+fn split_keep(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut in_space = None;
+    for (i, c) in s.char_indices() {
+        let space = c.is_whitespace();
+        if in_space.is_some_and(|was| was != space) {
+            parts.push(&s[start..i]);
+            start = i;
+        }
+        in_space = Some(space);
+    }
+    if start < s.len() {
+        parts.push(&s[start..]);
+    }
+    parts
+}
+
+/// Whole-word replacements: emails, URLs, IP addresses, ISO dates.
+fn replace_word(word: &str) -> String {
+    let trimmed =
+        word.trim_matches(|c: char| matches!(c, ',' | ';' | '(' | ')' | '[' | ']' | '<' | '>'));
+    if trimmed.is_empty() || word.trim().is_empty() {
+        return word.to_owned();
+    }
+    let replacement = if trimmed.contains("://") {
+        Some("<url>")
+    } else if trimmed.contains('@')
+        && trimmed.contains('.')
+        && !trimmed.starts_with('@')
+        && !trimmed.ends_with('@')
+    {
+        Some("<email>")
+    } else if is_ip(trimmed) {
+        Some("<ip>")
+    } else if is_iso_date(trimmed) {
+        Some("<date>")
+    } else {
+        None
+    };
+    match replacement {
+        Some(r) => word.replacen(trimmed, r, 1),
+        None => word.to_owned(),
+    }
+}
+
+fn is_ip(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+        || s.rsplit_once(':').is_some_and(|(ip, port)| {
+            ip.parse::<std::net::Ipv4Addr>().is_ok() && port.parse::<u16>().is_ok()
+        })
+}
+
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
+}
+
+/// Text in single or double quotes → `<str>`.
+fn quote_strings(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\'' || c == '"' {
+            if let Some(end) = s[i + 1..].find(c) {
+                let prev_alnum = s[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(char::is_alphanumeric);
+                if !prev_alnum {
+                    out.push_str("<str>");
+                    let stop = i + 1 + end;
+                    while chars.peek().is_some_and(|&(j, _)| j <= stop) {
+                        chars.next();
+                    }
+                    continue;
+                }
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ev: Value) -> String {
+        let ev = ev.as_object().cloned().unwrap();
+        grouping_key(&ev, &exceptions(&ev))
+    }
+
+    #[test]
+    fn worked_example_of_the_protocol_notes() {
+        let frames = json!([
+            {"module": "django.core.handlers.base", "function": "_get_response", "in_app": false},
+            {"module": "shop.views", "function": "checkout", "in_app": true},
+            {"module": "shop.cart", "function": "price_of", "in_app": true}
+        ]);
+        let ev = json!({"exception": {"values": [{"type": "KeyError", "value": "'sku'", "stacktrace": {"frames": frames}}]}});
+        assert_eq!(
+            key(ev.clone()),
+            "ex\x1fKeyError\x1fshop.views:checkout\x1fshop.cart:price_of"
+        );
+        let mut other_value = ev.clone();
+        other_value["exception"]["values"][0]["value"] = json!("'qty'");
+        assert_eq!(key(other_value), key(ev.clone()));
+        let mut fp = ev.clone();
+        fp["fingerprint"] = json!(["{{default}}", "eu"]);
+        assert_eq!(key(fp), format!("fp\x1f{}\x1feu", key(ev)));
+        assert_eq!(
+            key(json!({"message": "order 1234 failed after 3.5s"})),
+            "msg\x1forder <num> failed after <num>s"
+        );
+    }
+
+    #[test]
+    fn fingerprint_variants_and_coercion() {
+        let a = key(json!({"message": "a", "fingerprint": ["{{ default }}", "x"]}));
+        let b = key(json!({"message": "a", "fingerprint": ["{{default}}", "x"]}));
+        assert_eq!(a, b);
+        assert_ne!(a, key(json!({"message": "a"})));
+        assert_eq!(
+            key(json!({"message": "x", "fingerprint": ["a", 3.0, true, null]})),
+            "fp\x1fa\x1f3\x1fTrue"
+        );
+        assert_eq!(key(json!({"message": "x", "fingerprint": []})), "msg\x1fx");
+        assert_eq!(
+            key(json!({"fingerprint": ["a", "b"], "message": "one"})),
+            key(json!({"fingerprint": ["a", "b"], "message": "two"}))
+        );
+    }
+
+    #[test]
+    fn browser_file_tokens_drop_build_hashes() {
+        let ev = |file: &str| json!({"exception": [{"type": "TypeError", "stacktrace": {"frames": [{"filename": file, "function": "render"}]}}]});
+        assert_eq!(
+            key(ev("https://cdn.example/static/main.3f2a1c9b.js?v=2")),
+            "ex\x1fTypeError\x1fmain.<h>.js:render"
+        );
+        assert_eq!(
+            key(ev("https://cdn.example/static/main.3f2a1c9b.js")),
+            key(ev("/x/MAIN.ffee0012.js"))
+        );
+    }
+
+    #[test]
+    fn normalise_replaces_variable_parts() {
+        assert_eq!(
+            normalise(
+                "user bob@example.com from 10.0.0.1 at 2025-03-04T10:15:00Z called https://x.io/a?b=1 with 'abc' id 0b8c6f1e-9a2d-4e7f-8a1b-2c3d4e5f6071"
+            ),
+            "user <email> from <ip> at <date> called <url> with <str> id <uuid>"
+        );
+        assert_eq!(
+            normalise("line one\n\n  line two  \nline three"),
+            "line one\nline two"
+        );
+    }
+
+    #[test]
+    fn every_shape_variant_normalises_like_the_canonical_one() {
+        let now = Utc::now();
+        let canonical = normalize(
+            &json!({"exception": {"values": [{"type": "E", "value": "v"}]}, "breadcrumbs": {"values": [{"message": "b"}]},
+                    "tags": {"a": "1"}, "timestamp": "2025-03-04T10:15:00Z", "level": "error"}),
+            now,
+        );
+        let variant = normalize(
+            &json!({"exception": [{"type": "E", "value": "v"}], "breadcrumbs": [{"message": "b"}],
+                    "tags": [["a", 1], ["a", "2"]], "timestamp": 1741083300.0}),
+            now,
+        );
+        assert_eq!(canonical, variant);
+        let single = normalize(&json!({"exception": {"type": "E", "value": "v"}}), now);
+        assert_eq!(single.message, "E: v");
+        assert_eq!(
+            normalize(&json!({"timestamp": "2025-03-04T10:15:00"}), now).timestamp,
+            canonical.timestamp
+        );
+        for (raw, level) in [
+            (json!("critical"), Level::Fatal),
+            (json!(40), Level::Error),
+            (json!("warning"), Level::Warning),
+            (json!(null), Level::Error),
+            (json!(20), Level::Info),
+        ] {
+            assert_eq!(normalize(&json!({"level": raw}), now).level, level, "{raw}");
+        }
+        assert_eq!(
+            normalize(&json!({"tags": {"beta": true, "n": 3}}), now).context["tags"],
+            json!({"beta": "True", "n": "3"})
+        );
+    }
+
+    #[test]
+    fn messages_titles_and_traces_are_readable() {
+        let now = Utc::now();
+        let ev = json!({
+            "platform": "python",
+            "exception": {"values": [{"type": "ValueError", "value": "bad\nsecond line", "stacktrace": {"frames": [
+                {"filename": "app.py", "function": "main", "lineno": 3},
+                {"filename": "lib.py", "function": "parse", "lineno": 10, "colno": 4, "context_line": "raise ValueError()"}
+            ]}}]}
+        });
+        let n = normalize(&ev, now);
+        assert_eq!(n.title, "ValueError: bad");
+        assert_eq!(n.culprit, "lib.py in parse");
+        assert_eq!(n.source, Source::Backend);
+        let trace = n.stack_trace.unwrap();
+        assert!(
+            trace.find("main (app.py:3)").unwrap() < trace.find("parse (lib.py:10:4)").unwrap(),
+            "{trace}"
+        );
+        assert!(trace.ends_with("ValueError: bad\nsecond line"));
+        let log = normalize(
+            &json!({"logentry": {"message": "user %s not found (%d%%)", "params": ["42", 7]}, "platform": "javascript"}),
+            now,
+        );
+        assert_eq!(log.message, "user 42 not found (7%)");
+        assert_eq!(log.source, Source::Frontend);
+        assert_eq!(log.grouping_key, "msg\x1fuser %s not found (%d%%)");
+        assert_eq!(
+            normalize(
+                &json!({"message": {"message": "hi {name}", "params": {"name": "bo"}}}),
+                now
+            )
+            .message,
+            "hi bo"
+        );
+        assert_eq!(
+            normalize(&json!(["not", "an", "object"]), now).title,
+            "<no message>"
+        );
+    }
+}
