@@ -135,6 +135,30 @@ impl TestApp {
             .expect("worker")
     }
 
+    /// Sends any request through the router.
+    pub async fn send(&self, req: Request<Body>) -> Answer {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The default project's public DSN key.
+    pub async fn public_key(&self) -> String {
+        db::projects::find(&self.state.db, self.project)
+            .await
+            .expect("db")
+            .expect("project")
+            .public_key
+    }
+
     /// A second project with its own API key.
     pub async fn other_project(&self, name: &str, key: &str) -> ProjectId {
         let p = db::projects::insert(&self.state.db, name)

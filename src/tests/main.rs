@@ -7,6 +7,7 @@
 
 mod health;
 mod helpers;
+mod ingest;
 mod openapi;
 mod pipeline;
 mod rest;
