@@ -14,7 +14,9 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/faultline/target
 # Match cargo-leptos' debug flags so plain cargo commands reuse its artifacts.
 DEBUG_RUSTFLAGS := --cfg erase_components
 PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:/usr/local/bin:$(PATH)
-export DATABASE_URL REDIS_URL CARGO_TARGET_DIR PATH
+# sentry-python for the SDK tests (installed by scripts/setup.sh --test).
+FAULTLINE_SDK_PYTHON ?= $(CARGO_TARGET_DIR)/sdk-venv/bin/python
+export DATABASE_URL REDIS_URL CARGO_TARGET_DIR PATH FAULTLINE_SDK_PYTHON
 
 .PHONY: run run-debug test setup setup-test services build lint fmt unit e2e clean-data
 

@@ -2,7 +2,8 @@
 # Installs the build and test tools faultline needs, when they are missing:
 # the wasm32 target, cargo-leptos 0.3.10, the wasm-bindgen CLI at exactly Cargo.lock's version,
 # wasm-opt (npm binaryen 132, never Debian's binaryen 108), and with --test also Debian's
-# Chromium and the Playwright runner in end2end/. Idempotent: a second run only checks.
+# Chromium, the npm packages in end2end/ (Playwright, the Sentry JavaScript SDKs, esbuild) and
+# sentry-python in a virtualenv. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,12 +61,25 @@ if wasm-opt --version 2>/dev/null | grep -q 'version 108'; then
 fi
 
 if $want_test; then
+  # The Rust sentry crate (a test dependency) uses its default native-tls transport.
+  if ! pkg-config --exists openssl 2>/dev/null; then
+    say "installing libssl-dev and pkg-config (for the Rust sentry SDK in the tests)"
+    apt_install libssl-dev pkg-config
+  fi
+  # sentry-python, in a virtualenv under the build directory.
+  venv="${CARGO_TARGET_DIR:-target}/sdk-venv"
+  if ! "$venv/bin/python" -c 'import sentry_sdk, sys; sys.exit(sentry_sdk.VERSION != "2.75.0")' 2>/dev/null; then
+    say "installing sentry-python 2.75.0 into $venv"
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q --disable-pip-version-check sentry-sdk==2.75.0
+  fi
   if ! command -v "${CHROMIUM_PATH:-chromium}" >/dev/null; then
     say "installing Debian's chromium (for the browser tests)"
     apt_install chromium
   fi
   if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
-    say "installing the Playwright runner (no browser download)"
+    say "installing end2end/ npm packages (Playwright without a browser download, Sentry SDKs)"
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix end2end --no-audit --no-fund >/dev/null
   fi
 fi

@@ -15,8 +15,11 @@ use std::time::{Duration, Instant};
 /// repeated requests skip PostgreSQL; bounded, since callers can send any number of bad keys.
 #[derive(Clone, Default)]
 pub struct TtlCache {
-    entries: Arc<Mutex<HashMap<String, (Option<ProjectId>, Instant)>>>,
+    entries: Arc<Mutex<HashMap<String, Lookup>>>,
 }
+
+/// A remembered answer and when it was looked up.
+type Lookup = (Option<ProjectId>, Instant);
 
 /// Entries kept at most; past that the cache starts over.
 const MAX_ENTRIES: usize = 10_000;

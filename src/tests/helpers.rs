@@ -150,6 +150,39 @@ impl TestApp {
         }
     }
 
+    /// Serves the app on a real port (for SDKs and browsers); answers the base URL.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = self.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{addr}")
+    }
+
+    /// The default project's DSN for a server at `base`.
+    pub async fn dsn(&self, base: &str) -> String {
+        faultline::server::rest::dsn(base, &self.public_key().await, self.project.get())
+    }
+
+    /// Runs the worker until at least `n` errors are stored (or 20 s pass); answers them all.
+    pub async fn wait_for_errors(&self, n: usize) -> Vec<Value> {
+        let mut errors = Vec::new();
+        for _ in 0..200 {
+            self.process().await;
+            errors = self.get("/api/errors?limit=500").await.body["errors"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if errors.len() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        errors
+    }
+
     /// The default project's public DSN key.
     pub async fn public_key(&self) -> String {
         db::projects::find(&self.state.db, self.project)

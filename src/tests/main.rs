@@ -11,3 +11,4 @@ mod ingest;
 mod openapi;
 mod pipeline;
 mod rest;
+mod sdk;

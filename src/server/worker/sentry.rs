@@ -209,7 +209,7 @@ fn timestamp(v: Option<&Value>) -> Option<DateTime<Utc>> {
     match v? {
         Value::Number(n) => {
             let secs = n.as_f64()?;
-            if !secs.is_finite() || secs < 0.0 || secs > 32_503_680_000.0 {
+            if !secs.is_finite() || !(0.0..=32_503_680_000.0).contains(&secs) {
                 return None;
             }
             let micros = (secs * 1_000_000.0).round() as i64;
@@ -693,21 +693,19 @@ fn quote_strings(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
-        if c == '\'' || c == '"' {
-            if let Some(end) = s[i + 1..].find(c) {
-                let prev_alnum = s[..i]
-                    .chars()
-                    .next_back()
-                    .is_some_and(char::is_alphanumeric);
-                if !prev_alnum {
-                    out.push_str("<str>");
-                    let stop = i + 1 + end;
-                    while chars.peek().is_some_and(|&(j, _)| j <= stop) {
-                        chars.next();
-                    }
-                    continue;
-                }
+        // A quote that opens a word (not an apostrophe inside one) and is closed later.
+        let opens = (c == '\'' || c == '"')
+            && !s[..i]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric);
+        if opens && let Some(end) = s[i + 1..].find(c) {
+            out.push_str("<str>");
+            let stop = i + 1 + end;
+            while chars.peek().is_some_and(|&(j, _)| j <= stop) {
+                chars.next();
             }
+            continue;
         }
         out.push(c);
     }
