@@ -1,10 +1,11 @@
 //! The HTML document (`shell`) and the routed dashboard (`App`).
 
-use crate::ui::pages::home::HomePage;
+use crate::ui::pages::issue::IssuePage;
+use crate::ui::pages::issues::IssuesPage;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::StaticSegment;
 use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{ParamSegment, StaticSegment};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -34,10 +35,14 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"faultline"</a>
+                <nav aria-label="Main">
+                    <a href="/">"Issues"</a>
+                </nav>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
-                    <Route path=StaticSegment("") view=HomePage />
+                    <Route path=StaticSegment("") view=IssuesPage />
+                    <Route path=(StaticSegment("issues"), ParamSegment("id")) view=IssuePage />
                 </Routes>
             </main>
         </Router>

@@ -47,10 +47,7 @@ async fn main() -> std::process::ExitCode {
     println!("faultline is running");
     println!("  dashboard and API: http://{addr}");
     println!("  API key (X-API-Key): {api_key}");
-    println!(
-        "  DSN of project {} (\"default\"): {}",
-        prepared.project_id, prepared.dsn
-    );
+    println!("  DSN of project {} (\"default\"): {}", prepared.project_id, prepared.dsn);
     match startup::serve(state, listener).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

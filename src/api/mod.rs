@@ -1,3 +1,3 @@
 //! Server functions: typed calls from the dashboard to the server (stubs in the browser build).
 
-pub mod overview;
+pub mod issues;

@@ -103,9 +103,6 @@ mod tests {
 
     #[test]
     fn source_serializes_lowercase() {
-        assert_eq!(
-            serde_json::to_string(&Source::Frontend).unwrap(),
-            "\"frontend\""
-        );
+        assert_eq!(serde_json::to_string(&Source::Frontend).unwrap(), "\"frontend\"");
     }
 }

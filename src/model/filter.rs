@@ -38,10 +38,7 @@ pub struct Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Self {
-            limit: DEFAULT_LIMIT,
-            offset: 0,
-        }
+        Self { limit: DEFAULT_LIMIT, offset: 0 }
     }
 }
 
@@ -50,10 +47,7 @@ word_enum!(
     IssueSort { LastSeen => "last_seen", FirstSeen => "first_seen", Count => "count" }
 );
 
-#[expect(
-    clippy::derivable_impls,
-    reason = "the enum comes from a macro without #[default]"
-)]
+#[expect(clippy::derivable_impls, reason = "the enum comes from a macro without #[default]")]
 impl Default for IssueSort {
     fn default() -> Self {
         Self::LastSeen

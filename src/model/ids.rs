@@ -86,11 +86,7 @@ pub struct ProjectKeyError;
 impl ProjectKey {
     pub fn parse(s: &str) -> Result<Self, ProjectKeyError> {
         let ok = s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(ProjectKeyError)
-        }
+        if ok { Ok(Self(s.to_owned())) } else { Err(ProjectKeyError) }
     }
     /// A fresh random key.
     pub fn generate() -> Self {

@@ -1,7 +1,8 @@
 //! An issue: the group of errors that share a fingerprint, and its status.
 
+use super::error_event::ErrorEvent;
 use super::error_event::{Level, ParseEnumError, word_enum};
-use super::ids::{IssueId, ProjectId};
+use super::ids::{ErrorId, IssueId, ProjectId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -34,4 +35,39 @@ pub struct IssueList {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// An issue as the dashboard lists it: with how many users it hit and its last 24 hours.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueSummary {
+    pub issue: Issue,
+    /// Distinct users (by id, email, username or IP) among the issue's errors.
+    pub users: i64,
+    /// Errors per hour over the last 24 hours, oldest first (24 buckets).
+    pub trend: Vec<i64>,
+}
+
+/// A page of the dashboard's issue list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssuePage {
+    pub issues: Vec<IssueSummary>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    /// The server's time of the answer, so "3 min ago" reads the same on server and browser.
+    pub now: DateTime<Utc>,
+}
+
+/// One issue with one of its events and the neighbours for navigation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueDetail {
+    pub summary: IssueSummary,
+    /// The event shown (the latest unless another was asked for).
+    pub event: Option<ErrorEvent>,
+    /// The next older and next newer events of the issue.
+    pub older: Option<ErrorId>,
+    pub newer: Option<ErrorId>,
+    /// Position of the event among the issue's events, 1 = latest.
+    pub position: i64,
+    pub now: DateTime<Utc>,
 }

@@ -26,12 +26,7 @@ const MAX_ENTRIES: usize = 10_000;
 
 impl TtlCache {
     /// The project `key` maps to, from the cache when fresher than `ttl`, else from `load`.
-    pub async fn get_or_load<F, Fut>(
-        &self,
-        key: &str,
-        ttl: Duration,
-        load: F,
-    ) -> Result<Option<ProjectId>, ServerError>
+    pub async fn get_or_load<F, Fut>(&self, key: &str, ttl: Duration, load: F) -> Result<Option<ProjectId>, ServerError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Option<ProjectId>, ServerError>>,
@@ -76,11 +71,7 @@ impl KeyCache {
         key: &str,
     ) -> Result<Option<ProjectId>, ServerError> {
         let hash = db::api_keys::hash(key);
-        self.api_keys
-            .get_or_load(&hash, ttl, || async {
-                Ok(db::api_keys::find_project(db, &hash).await?)
-            })
-            .await
+        self.api_keys.get_or_load(&hash, ttl, || async { Ok(db::api_keys::find_project(db, &hash).await?) }).await
     }
 
     /// The project whose public DSN key is `key`.
@@ -90,11 +81,7 @@ impl KeyCache {
         ttl: Duration,
         key: &str,
     ) -> Result<Option<ProjectId>, ServerError> {
-        self.dsn_keys
-            .get_or_load(key, ttl, || async {
-                Ok(db::projects::find_by_key(db, key).await?)
-            })
-            .await
+        self.dsn_keys.get_or_load(key, ttl, || async { Ok(db::projects::find_by_key(db, key).await?) }).await
     }
 
     /// Forgets every cached lookup.
@@ -111,10 +98,7 @@ pub struct ApiProject(pub ProjectId);
 impl FromRequestParts<AppState> for ApiProject {
     type Rejection = super::rest::error::ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         use super::rest::error::ApiError;
         let key = parts
             .headers
@@ -123,11 +107,7 @@ impl FromRequestParts<AppState> for ApiProject {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or(ApiError::Unauthorized("missing X-API-Key header"))?;
-        match state
-            .keys
-            .project_of(&state.db, state.settings.key_cache_ttl, key)
-            .await?
-        {
+        match state.keys.project_of(&state.db, state.settings.key_cache_ttl, key).await? {
             Some(project) => Ok(ApiProject(project)),
             None => Err(ApiError::Unauthorized("invalid API key")),
         }

@@ -24,11 +24,7 @@ pub struct Slot {
 
 impl Cache {
     pub fn new(pool: deadpool_redis::Pool, prefix: &str, ttl: Duration) -> Self {
-        Self {
-            pool,
-            prefix: format!("{prefix}:cache"),
-            ttl,
-        }
+        Self { pool, prefix: format!("{prefix}:cache"), ttl }
     }
 
     fn gen_key(&self, project: ProjectId) -> String {
@@ -37,23 +33,10 @@ impl Cache {
 
     /// Looks up `what` (e.g. `stats` or a list's query) for `project`: the cached bytes, if any,
     /// and the slot to store a fresh answer in.
-    pub async fn lookup(
-        &self,
-        project: ProjectId,
-        what: &str,
-    ) -> Result<(Option<Vec<u8>>, Slot), ServerError> {
+    pub async fn lookup(&self, project: ProjectId, what: &str) -> Result<(Option<Vec<u8>>, Slot), ServerError> {
         let mut conn = self.pool.get().await?;
-        let generation: Option<u64> = redis::cmd("GET")
-            .arg(self.gen_key(project))
-            .query_async(&mut conn)
-            .await?;
-        let key = format!(
-            "{}:{}:{}:{}",
-            self.prefix,
-            project,
-            generation.unwrap_or(0),
-            what
-        );
+        let generation: Option<u64> = redis::cmd("GET").arg(self.gen_key(project)).query_async(&mut conn).await?;
+        let key = format!("{}:{}:{}:{}", self.prefix, project, generation.unwrap_or(0), what);
         let hit: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
         Ok((hit, Slot { key }))
     }

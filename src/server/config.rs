@@ -47,8 +47,7 @@ impl Settings {
     /// Reads the environment (after `.env`, if present). `site_addr` is Leptos' bind address.
     pub fn from_env(site_addr: std::net::SocketAddr) -> Result<Self, ConfigError> {
         Ok(Self {
-            database_url: var("DATABASE_URL")
-                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/faultline".into()),
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/faultline".into()),
             redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
             redis_prefix: var("FAULTLINE_REDIS_PREFIX").unwrap_or_else(|| "faultline".into()),
             bootstrap_api_key: var("FAULTLINE_API_KEY").unwrap_or_else(|| "test-api-key".into()),
@@ -96,9 +95,8 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError {
-            name,
-            message: format!("{raw:?} is not valid: {e}"),
-        }),
+        Some(raw) => {
+            raw.trim().parse().map_err(|e: T::Err| ConfigError { name, message: format!("{raw:?} is not valid: {e}") })
+        }
     }
 }

@@ -85,11 +85,7 @@ pub struct Queue {
 
 impl Queue {
     pub fn new(pool: deadpool_redis::Pool, prefix: &str) -> Self {
-        Self {
-            pool,
-            stream: format!("{prefix}:events"),
-            depth_seen: Arc::default(),
-        }
+        Self { pool, stream: format!("{prefix}:events"), depth_seen: Arc::default() }
     }
 
     /// The depth, read from Redis at most every 500 ms.
@@ -133,23 +129,13 @@ impl Queue {
     pub async fn push(&self, entry: &QueuedEntry) -> Result<String, ServerError> {
         let json = serde_json::to_vec(entry).map_err(ServerError::Encode)?;
         let mut conn = self.conn().await?;
-        let id: String = redis::cmd("XADD")
-            .arg(&self.stream)
-            .arg("*")
-            .arg(FIELD)
-            .arg(json)
-            .query_async(&mut conn)
-            .await?;
+        let id: String =
+            redis::cmd("XADD").arg(&self.stream).arg("*").arg(FIELD).arg(json).query_async(&mut conn).await?;
         Ok(id)
     }
 
     /// Reads up to `count` new entries for `consumer`, waiting at most `block` for the first.
-    pub async fn read(
-        &self,
-        consumer: &str,
-        count: usize,
-        block: Duration,
-    ) -> Result<Vec<Delivery>, ServerError> {
+    pub async fn read(&self, consumer: &str, count: usize, block: Duration) -> Result<Vec<Delivery>, ServerError> {
         let mut conn = self.conn().await?;
         let reply: Value = redis::cmd("XREADGROUP")
             .arg("GROUP")
@@ -239,10 +225,7 @@ impl Queue {
     /// Entries on the stream not yet stored (waiting or being processed).
     pub async fn depth(&self) -> Result<u64, ServerError> {
         let mut conn = self.conn().await?;
-        Ok(redis::cmd("XLEN")
-            .arg(&self.stream)
-            .query_async(&mut conn)
-            .await?)
+        Ok(redis::cmd("XLEN").arg(&self.stream).query_async(&mut conn).await?)
     }
 }
 

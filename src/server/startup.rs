@@ -37,9 +37,7 @@ pub fn build_router(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(rest::method_not_allowed)
         .with_state(state);
-    Router::new()
-        .fallback_service(app)
-        .layer(axum::middleware::map_request(ingest::fold_slashes))
+    Router::new().fallback_service(app).layer(axum::middleware::map_request(ingest::fold_slashes))
 }
 
 /// What `prepare` found, for the start-up banner.
@@ -50,28 +48,16 @@ pub struct Prepared {
 
 /// Applies migrations and makes sure the `default` project has the configured API key.
 pub async fn prepare(state: &AppState) -> Result<Prepared, ServerError> {
-    db::MIGRATOR
-        .run(&state.db)
-        .await
-        .map_err(|e| ServerError::Other(format!("migrations: {e}")))?;
+    db::MIGRATOR.run(&state.db).await.map_err(|e| ServerError::Other(format!("migrations: {e}")))?;
     let project = db::projects::find_by_name(&state.db, "default")
         .await?
         .ok_or_else(|| ServerError::Other("the default project is missing".into()))?;
-    db::api_keys::ensure(
-        &state.db,
-        project.id,
-        "bootstrap (FAULTLINE_API_KEY)",
-        &state.settings.bootstrap_api_key,
-    )
-    .await?;
+    db::api_keys::ensure(&state.db, project.id, "bootstrap (FAULTLINE_API_KEY)", &state.settings.bootstrap_api_key)
+        .await?;
     state.queue.ensure_group().await?;
     Ok(Prepared {
         project_id: project.id.get(),
-        dsn: rest::dsn(
-            &state.settings.public_url,
-            &project.public_key,
-            project.id.get(),
-        ),
+        dsn: rest::dsn(&state.settings.public_url, &project.public_key, project.id.get()),
     })
 }
 
@@ -79,12 +65,10 @@ pub async fn prepare(state: &AppState) -> Result<Prepared, ServerError> {
 /// and the worker's current batch finish, and returns.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = state.settings.run_worker.then(|| {
-        tokio::spawn(super::worker::run_until_stopped(
-            state.clone(),
-            stop_rx.clone(),
-        ))
-    });
+    let worker = state
+        .settings
+        .run_worker
+        .then(|| tokio::spawn(super::worker::run_until_stopped(state.clone(), stop_rx.clone())));
     let app = build_router(state);
     let mut stop_rx_http = stop_rx.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

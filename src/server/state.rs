@@ -39,11 +39,7 @@ impl AppState {
     }
 
     /// Like `new`, with a PostgreSQL pool made elsewhere (tests).
-    pub fn with_pool(
-        settings: Settings,
-        leptos_options: LeptosOptions,
-        db: sqlx::PgPool,
-    ) -> Result<Self, ServerError> {
+    pub fn with_pool(settings: Settings, leptos_options: LeptosOptions, db: sqlx::PgPool) -> Result<Self, ServerError> {
         let mut cfg = deadpool_redis::Config::from_url(settings.redis_url.clone());
         let mut pool_cfg = deadpool_redis::PoolConfig::new(32);
         pool_cfg.timeouts.wait = Some(Duration::from_secs(3));

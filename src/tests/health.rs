@@ -31,42 +31,25 @@ async fn health_is_ok_with_both_services_and_counts_the_queue(pool: PgPool) {
     app.post_error(json!({"message": "waiting"})).await;
     let (status, body) = health(&app).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        body,
-        json!({"status": "ok", "postgres": "ok", "redis": "ok", "queue": {"pending": 1}})
-    );
+    assert_eq!(body, json!({"status": "ok", "postgres": "ok", "redis": "ok", "queue": {"pending": 1}}));
 }
 
 #[sqlx::test]
 async fn health_turns_503_when_redis_is_unreachable_and_recovers(pool: PgPool) {
     let redis_addr = std::env::var("REDIS_URL")
         .ok()
-        .and_then(|u| {
-            u.strip_prefix("redis://")
-                .map(|s| s.trim_end_matches('/').to_owned())
-        })
+        .and_then(|u| u.strip_prefix("redis://").map(|s| s.trim_end_matches('/').to_owned()))
         .unwrap_or_else(|| "127.0.0.1:6379".into());
     let proxy = ChaosProxy::start(&redis_addr).await;
-    let app = TestApp::spawn_with(pool, |s| {
-        s.redis_url = format!("redis://127.0.0.1:{}", proxy.port)
-    })
-    .await;
+    let app = TestApp::spawn_with(pool, |s| s.redis_url = format!("redis://127.0.0.1:{}", proxy.port)).await;
     assert_eq!(health(&app).await.0, StatusCode::OK);
 
     proxy.cut();
     let (status, body) = wait_for(&app, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        (body["redis"].clone(), body["postgres"].clone()),
-        (json!("down"), json!("ok"))
-    );
+    assert_eq!((body["redis"].clone(), body["postgres"].clone()), (json!("down"), json!("ok")));
     // Ingest cannot queue, and says so instead of losing the error silently.
-    let a = app
-        .post_raw(
-            Some(crate::helpers::KEY),
-            json!({"message": "m"}).to_string(),
-        )
-        .await;
+    let a = app.post_raw(Some(crate::helpers::KEY), json!({"message": "m"}).to_string()).await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
 
     proxy.restore();
@@ -89,15 +72,9 @@ async fn health_turns_503_when_postgres_is_unreachable_and_recovers(pool: PgPool
     proxy.cut();
     let (status, body) = wait_for(&app, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        (body["postgres"].clone(), body["redis"].clone()),
-        (json!("down"), json!("ok"))
-    );
+    assert_eq!((body["postgres"].clone(), body["redis"].clone()), (json!("down"), json!("ok")));
     // Reads fail with 503, not 500.
-    assert_eq!(
-        app.get("/api/issues/1").await.status,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    assert_eq!(app.get("/api/issues/1").await.status, StatusCode::SERVICE_UNAVAILABLE);
 
     proxy.restore();
     let (status, body) = wait_for(&app, StatusCode::OK).await;

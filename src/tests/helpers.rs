@@ -36,16 +36,12 @@ impl Answer {
     }
     /// The `code` of an error answer (panics if the body is not `{"error":{"code",…}}`).
     pub fn error_code(&self) -> &str {
-        self.body["error"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("not an error body: {}", self.body))
+        self.body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error body: {}", self.body))
     }
 }
 
 pub fn leptos_options() -> leptos::config::LeptosOptions {
-    leptos::config::LeptosOptions::builder()
-        .output_name("faultline")
-        .build()
+    leptos::config::LeptosOptions::builder().output_name("faultline").build()
 }
 
 impl TestApp {
@@ -61,20 +57,10 @@ impl TestApp {
         let state = AppState::with_pool(settings, leptos_options(), pool).expect("state");
         let prepared = startup::prepare(&state).await.expect("prepare");
         let router = startup::build_router(state.clone());
-        Self {
-            state,
-            router,
-            project: ProjectId::new(prepared.project_id),
-        }
+        Self { state, router, project: ProjectId::new(prepared.project_id) }
     }
 
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Body>,
-    ) -> Answer {
+    pub async fn request(&self, method: Method, path: &str, key: Option<&str>, body: Option<Body>) -> Answer {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(key) = key {
             req = req.header("x-api-key", key);
@@ -93,11 +79,7 @@ impl TestApp {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Answer { status, headers, body }
     }
 
     pub async fn get(&self, path: &str) -> Answer {
@@ -113,8 +95,7 @@ impl TestApp {
     }
 
     pub async fn post_raw(&self, key: Option<&str>, body: impl Into<Body>) -> Answer {
-        self.request(Method::POST, "/api/errors", key, Some(body.into()))
-            .await
+        self.request(Method::POST, "/api/errors", key, Some(body.into())).await
     }
 
     /// Posts an error with the default key; asserts the 202 and returns the id.
@@ -130,9 +111,7 @@ impl TestApp {
 
     /// Runs the worker inline until the queue is empty.
     pub async fn process(&self) -> usize {
-        worker::process_available(&self.state, "test-worker")
-            .await
-            .expect("worker")
+        worker::process_available(&self.state, "test-worker").await.expect("worker")
     }
 
     /// Sends any request through the router.
@@ -143,18 +122,12 @@ impl TestApp {
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Answer { status, headers, body }
     }
 
     /// Serves the app on a real port (for SDKs and browsers); answers the base URL.
     pub async fn serve(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let router = self.router.clone();
         tokio::spawn(async move { axum::serve(listener, router).await });
@@ -171,10 +144,7 @@ impl TestApp {
         let mut errors = Vec::new();
         for _ in 0..200 {
             self.process().await;
-            errors = self.get("/api/errors?limit=500").await.body["errors"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            errors = self.get("/api/errors?limit=500").await.body["errors"].as_array().cloned().unwrap_or_default();
             if errors.len() >= n {
                 break;
             }
@@ -185,21 +155,13 @@ impl TestApp {
 
     /// The default project's public DSN key.
     pub async fn public_key(&self) -> String {
-        db::projects::find(&self.state.db, self.project)
-            .await
-            .expect("db")
-            .expect("project")
-            .public_key
+        db::projects::find(&self.state.db, self.project).await.expect("db").expect("project").public_key
     }
 
     /// A second project with its own API key.
     pub async fn other_project(&self, name: &str, key: &str) -> ProjectId {
-        let p = db::projects::insert(&self.state.db, name)
-            .await
-            .expect("project");
-        db::api_keys::ensure(&self.state.db, p.id, "test", key)
-            .await
-            .expect("key");
+        let p = db::projects::insert(&self.state.db, name).await.expect("project");
+        db::api_keys::ensure(&self.state.db, p.id, "test", key).await.expect("key");
         p.id
     }
 }
@@ -210,10 +172,7 @@ impl Drop for TestApp {
         let pool = self.state.redis.clone();
         let pattern = format!("{}:*", self.state.settings.redis_prefix);
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                 return;
             };
             rt.block_on(async move {
@@ -221,11 +180,8 @@ impl Drop for TestApp {
                 let Ok(mut conn) = pool.get().await else {
                     return;
                 };
-                let keys: Vec<String> = redis::cmd("KEYS")
-                    .arg(&pattern)
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap_or_default();
+                let keys: Vec<String> =
+                    redis::cmd("KEYS").arg(&pattern).query_async(&mut conn).await.unwrap_or_default();
                 if !keys.is_empty() {
                     let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
                 }
@@ -245,9 +201,7 @@ pub struct ChaosProxy {
 
 impl ChaosProxy {
     pub async fn start(target: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let up = Arc::new(AtomicBool::new(true));
         let (tx, _) = tokio::sync::watch::channel(0u64);
@@ -276,11 +230,7 @@ impl ChaosProxy {
                 });
             }
         });
-        Self {
-            port,
-            up,
-            generation,
-        }
+        Self { port, up, generation }
     }
 
     pub fn cut(&self) {

@@ -1,9 +1,6 @@
 //! Integration tests against the real PostgreSQL and Redis: each test gets its own database
 //! (`#[sqlx::test]`) and its own Redis key prefix.
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 mod health;
 mod helpers;

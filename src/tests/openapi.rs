@@ -47,10 +47,7 @@ fn check(doc: &Value, schema: &Value, v: &Value, at: &str, problems: &mut Vec<St
             }
         }
     }
-    if let (Some(props), Some(obj)) = (
-        schema.get("properties").and_then(Value::as_object),
-        v.as_object(),
-    ) {
+    if let (Some(props), Some(obj)) = (schema.get("properties").and_then(Value::as_object), v.as_object()) {
         for (name, sub) in props {
             if let Some(value) = obj.get(name) {
                 check(doc, sub, value, &format!("{at}.{name}"), problems);
@@ -73,26 +70,14 @@ fn check(doc: &Value, schema: &Value, v: &Value, at: &str, problems: &mut Vec<St
 async fn every_documented_operation_answers_as_documented(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let doc: Value = serde_json::from_str(OPENAPI).expect("the document is JSON");
-    assert_eq!(
-        app.request(Method::GET, "/api/openapi.json", None, None)
-            .await
-            .body,
-        doc
-    );
+    assert_eq!(app.request(Method::GET, "/api/openapi.json", None, None).await.body, doc);
 
-    let id = app
-        .post_error(json!({"message": "for the contract", "context": {"free": {"form": true}}}))
-        .await;
+    let id = app.post_error(json!({"message": "for the contract", "context": {"free": {"form": true}}})).await;
     app.post_error(json!({"message": "to delete"})).await;
     app.process().await;
     let errors = app.get("/api/errors").await.body;
     let issue_id = errors["errors"][0]["issue_id"].to_string();
-    let delete_id = errors["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["message"] == "to delete")
-        .unwrap()["id"]
+    let delete_id = errors["errors"].as_array().unwrap().iter().find(|e| e["message"] == "to delete").unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -105,20 +90,17 @@ async fn every_documented_operation_answers_as_documented(pool: PgPool) {
             let concrete = if path.starts_with("/api/errors/{id}") {
                 let target = if method == "delete" { &delete_id } else { &id };
                 path.replace("{id}", target)
+            } else if path.starts_with("/api/projects/") {
+                path.replace("{id}", &app.project.to_string())
             } else {
                 path.replace("{id}", &issue_id)
             };
             let method: Method = method.to_uppercase().parse().unwrap();
-            let body = (method == Method::POST)
-                .then(|| Body::from(json!({"message": "contract post"}).to_string()));
-            let answer = app
-                .request(method.clone(), &concrete, Some(KEY), body)
-                .await;
+            let body = (method == Method::POST).then(|| Body::from(json!({"message": "contract post"}).to_string()));
+            let answer = app.request(method.clone(), &concrete, Some(KEY), body).await;
             let status = answer.status.as_u16().to_string();
             let Some(documented) = op["responses"].get(&status) else {
-                problems.push(format!(
-                    "{method} {path}: status {status} is not documented"
-                ));
+                problems.push(format!("{method} {path}: status {status} is not documented"));
                 continue;
             };
             if let Some(schema) = documented.pointer("/content/application~1json/schema") {
@@ -130,18 +112,9 @@ async fn every_documented_operation_answers_as_documented(pool: PgPool) {
             if op["responses"].get("401").is_some() {
                 let a = app.request(method.clone(), &concrete, None, None).await;
                 if a.status.as_u16() != 401 {
-                    problems.push(format!(
-                        "{method} {path} without a key answered {}",
-                        a.status
-                    ));
+                    problems.push(format!("{method} {path} without a key answered {}", a.status));
                 }
-                check(
-                    &doc,
-                    &json!({"$ref": "#/components/schemas/ApiError"}),
-                    &a.body,
-                    "$",
-                    &mut problems,
-                );
+                check(&doc, &json!({"$ref": "#/components/schemas/ApiError"}), &a.body, "$", &mut problems);
             }
         }
     }

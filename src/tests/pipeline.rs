@@ -30,10 +30,7 @@ fn queued(app: &TestApp, message: &str) -> QueuedError {
 }
 
 async fn error_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM errors")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM errors").fetch_one(&app.state.db).await.unwrap()
 }
 
 #[sqlx::test]
@@ -48,10 +45,7 @@ async fn a_redelivered_entry_is_stored_once(pool: PgPool) {
     assert_eq!(app.process().await, 1);
     assert_eq!(error_count(&app).await, 1);
     let e = app.get(&format!("/api/errors/{}", entry.id)).await.body;
-    let issue = app
-        .get(&format!("/api/issues/{}", e["issue_id"]))
-        .await
-        .body;
+    let issue = app.get(&format!("/api/issues/{}", e["issue_id"])).await.body;
     assert_eq!(issue["count"], json!(1), "the issue counts the error once");
 }
 
@@ -63,12 +57,7 @@ async fn a_worker_killed_between_read_and_ack_loses_nothing(pool: PgPool) {
     app.state.queue.push(&entry.clone().into()).await.unwrap();
 
     // A worker reads the entry and dies before storing or acknowledging it.
-    let taken = app
-        .state
-        .queue
-        .read("doomed-worker", 10, Duration::from_millis(10))
-        .await
-        .unwrap();
+    let taken = app.state.queue.read("doomed-worker", 10, Duration::from_millis(10)).await.unwrap();
     assert_eq!(taken.len(), 1);
     drop(taken);
     // Other workers do not get it as a new entry...
@@ -108,18 +97,14 @@ async fn the_running_worker_stores_posted_errors_and_stops_on_request(pool: PgPo
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), handle)
-        .await
-        .expect("worker stops")
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), handle).await.expect("worker stops").unwrap();
     assert!(found);
 }
 
 #[sqlx::test]
 async fn each_stored_batch_is_announced_on_the_updates_channel(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let client =
-        deadpool_redis::redis::Client::open(app.state.settings.redis_url.as_str()).unwrap();
+    let client = deadpool_redis::redis::Client::open(app.state.settings.redis_url.as_str()).unwrap();
     let mut pubsub = client.get_async_pubsub().await.unwrap();
     pubsub.subscribe(app.state.updates_channel()).await.unwrap();
     let id = app.post_error(json!({"message": "announce me"})).await;
@@ -127,10 +112,7 @@ async fn each_stored_batch_is_announced_on_the_updates_channel(pool: PgPool) {
     let msg = {
         use futures_util::StreamExt;
         let mut stream = pubsub.on_message();
-        tokio::time::timeout(Duration::from_secs(5), stream.next())
-            .await
-            .expect("a message")
-            .expect("open")
+        tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("a message").expect("open")
     };
     let update: LiveUpdate = serde_json::from_slice(msg.get_payload_bytes()).unwrap();
     assert_eq!(update.project_id, app.project);
@@ -158,11 +140,8 @@ async fn an_undecodable_entry_is_set_aside_without_blocking_the_rest(pool: PgPoo
     app.state.queue.push(&good.clone().into()).await.unwrap();
     assert_eq!(app.process().await, 2);
     assert_eq!(error_count(&app).await, 1);
-    let dead: i64 = deadpool_redis::redis::cmd("XLEN")
-        .arg(format!("{stream}:dead"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let dead: i64 =
+        deadpool_redis::redis::cmd("XLEN").arg(format!("{stream}:dead")).query_async(&mut conn).await.unwrap();
     assert_eq!(dead, 1);
     assert_eq!(app.state.queue.depth().await.unwrap(), 0);
 }

@@ -33,36 +33,18 @@ async fn posted_error_goes_through_the_stream_and_worker_and_reads_back_exactly(
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(
-        format!("{entries:?}").contains(&id),
-        "stream entry carries the id"
-    );
-    assert_eq!(
-        app.get(&format!("/api/errors/{id}")).await.status,
-        StatusCode::NOT_FOUND
-    );
+    assert!(format!("{entries:?}").contains(&id), "stream entry carries the id");
+    assert_eq!(app.get(&format!("/api/errors/{id}")).await.status, StatusCode::NOT_FOUND);
 
     assert_eq!(app.process().await, 1);
-    assert_eq!(
-        app.state.queue.depth().await.unwrap(),
-        0,
-        "acknowledged entries leave the stream"
-    );
+    assert_eq!(app.state.queue.depth().await.unwrap(), 0, "acknowledged entries leave the stream");
 
     let got = app.get(&format!("/api/errors/{id}")).await;
     assert_eq!(got.status, StatusCode::OK);
     let e = &got.body;
-    for field in [
-        "level",
-        "message",
-        "stack_trace",
-        "context",
-        "source",
-        "url",
-        "environment",
-        "release",
-        "fingerprint",
-    ] {
+    for field in
+        ["level", "message", "stack_trace", "context", "source", "url", "environment", "release", "fingerprint"]
+    {
         assert_eq!(e[field], sent[field], "field {field}");
     }
     assert_eq!(e["id"], json!(id));
@@ -99,48 +81,26 @@ async fn defaults_apply_when_optional_fields_are_absent(pool: PgPool) {
 async fn every_client_mistake_gets_its_status_and_a_json_error(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let a = app.post_raw(Some(KEY), "{\"message\": ").await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::BAD_REQUEST, "malformed_json")
-    );
-    let a = app
-        .post_raw(None, json!({"message": "m"}).to_string())
-        .await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::UNAUTHORIZED, "unauthorized")
-    );
-    let a = app
-        .post_raw(Some("wrong-key"), json!({"message": "m"}).to_string())
-        .await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::UNAUTHORIZED, "unauthorized")
-    );
+    assert_eq!((a.status, a.error_code()), (StatusCode::BAD_REQUEST, "malformed_json"));
+    let a = app.post_raw(None, json!({"message": "m"}).to_string()).await;
+    assert_eq!((a.status, a.error_code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let a = app.post_raw(Some("wrong-key"), json!({"message": "m"}).to_string()).await;
+    assert_eq!((a.status, a.error_code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let a = app.request(Method::GET, "/api/stats", None, None).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     let big = json!({"message": "x".repeat(1024 * 1024)}).to_string();
     let a = app.post_raw(Some(KEY), big).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-    );
+    assert_eq!((a.status, a.error_code()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
 
     for (body, field) in [
         (json!({}), "message"),
         (json!({"message": ""}), "message"),
         (json!({"message": "m", "level": "critical"}), "level"),
         (json!({"message": "m", "source": "mobile"}), "source"),
-        (
-            json!({"message": "m", "timestamp": "last tuesday"}),
-            "timestamp",
-        ),
+        (json!({"message": "m", "timestamp": "last tuesday"}), "timestamp"),
         (json!({"message": "m", "context": "text"}), "context"),
         (json!({"message": "m", "fingerprint": 12}), "fingerprint"),
-        (
-            json!({"message": "m", "environment": ["prod"]}),
-            "environment",
-        ),
+        (json!({"message": "m", "environment": ["prod"]}), "environment"),
     ] {
         let a = app.post_raw(Some(KEY), body.to_string()).await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -148,26 +108,11 @@ async fn every_client_mistake_gets_its_status_and_a_json_error(pool: PgPool) {
         let message = a.body["error"]["message"].as_str().unwrap();
         assert!(message.starts_with(field), "{message:?} names {field}");
     }
-    for query in [
-        "limit=0",
-        "limit=501",
-        "limit=abc",
-        "offset=-1",
-        "level=loud",
-        "since=soon",
-        "resolved=maybe",
-    ] {
+    for query in ["limit=0", "limit=501", "limit=abc", "offset=-1", "level=loud", "since=soon", "resolved=maybe"] {
         let a = app.get(&format!("/api/errors?{query}")).await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         let field = query.split('=').next().unwrap();
-        assert!(
-            a.body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .starts_with(field),
-            "{query}: {}",
-            a.body
-        );
+        assert!(a.body["error"]["message"].as_str().unwrap().starts_with(field), "{query}: {}", a.body);
     }
     let a = app.get("/api/issues?sort=popularity").await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -180,19 +125,10 @@ async fn every_client_mistake_gets_its_status_and_a_json_error(pool: PgPool) {
         "/api/nothing-here",
     ] {
         let a = app.get(path).await;
-        assert_eq!(
-            (a.status, a.error_code()),
-            (StatusCode::NOT_FOUND, "not_found"),
-            "{path}"
-        );
+        assert_eq!((a.status, a.error_code()), (StatusCode::NOT_FOUND, "not_found"), "{path}");
     }
-    let a = app
-        .request(Method::POST, "/api/stats", Some(KEY), None)
-        .await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
-    );
+    let a = app.request(Method::POST, "/api/stats", Some(KEY), None).await;
+    assert_eq!((a.status, a.error_code()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
     // Nothing was queued by any of these.
     assert_eq!(app.state.queue.depth().await.unwrap(), 0);
 }
@@ -202,28 +138,16 @@ async fn a_key_never_sees_another_projects_data(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let other = app.other_project("other", "other-key").await;
     let mine = app.post_error(json!({"message": "mine"})).await;
-    let theirs = app
-        .post_error_as("other-key", json!({"message": "theirs"}))
-        .await;
+    let theirs = app.post_error_as("other-key", json!({"message": "theirs"})).await;
     app.process().await;
 
     let list = app.get("/api/errors").await.body;
     assert_eq!(list["total"], json!(1));
     assert_eq!(list["errors"][0]["id"], json!(mine));
-    let their_issue = app
-        .request(Method::GET, "/api/errors", Some("other-key"), None)
-        .await
-        .body["errors"][0]["issue_id"]
-        .clone();
+    let their_issue =
+        app.request(Method::GET, "/api/errors", Some("other-key"), None).await.body["errors"][0]["issue_id"].clone();
     assert_eq!(
-        app.request(
-            Method::GET,
-            &format!("/api/errors/{theirs}"),
-            Some("other-key"),
-            None
-        )
-        .await
-        .body["project_id"],
+        app.request(Method::GET, &format!("/api/errors/{theirs}"), Some("other-key"), None).await.body["project_id"],
         json!(other.get())
     );
 
@@ -234,70 +158,33 @@ async fn a_key_never_sees_another_projects_data(pool: PgPool) {
     ] {
         assert_eq!(app.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
-    assert_eq!(
-        app.put(&format!("/api/errors/{theirs}/resolve"))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.put(&format!("/api/issues/{their_issue}/ignore"))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.delete(&format!("/api/errors/{theirs}")).await.status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.put(&format!("/api/errors/{theirs}/resolve")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.put(&format!("/api/issues/{their_issue}/ignore")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.delete(&format!("/api/errors/{theirs}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/api/issues").await.body["total"], json!(1));
     assert_eq!(app.get("/api/stats").await.body["total"], json!(1));
     let projects = app.get("/api/projects").await.body;
     assert_eq!(projects["projects"].as_array().unwrap().len(), 1);
     assert_eq!(projects["projects"][0]["name"], json!("default"));
     // Their error is untouched by all of the above.
-    let still = app
-        .request(
-            Method::GET,
-            &format!("/api/errors/{theirs}"),
-            Some("other-key"),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (still.status, still.body["resolved"].clone()),
-        (StatusCode::OK, json!(false))
-    );
+    let still = app.request(Method::GET, &format!("/api/errors/{theirs}"), Some("other-key"), None).await;
+    assert_eq!((still.status, still.body["resolved"].clone()), (StatusCode::OK, json!(false)));
 }
 
 #[sqlx::test]
 async fn errors_differing_only_in_numbers_share_an_issue_and_others_do_not(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let a = app
-        .post_error(json!({"message": "order 1234 failed"}))
-        .await;
+    let a = app.post_error(json!({"message": "order 1234 failed"})).await;
     let b = app.post_error(json!({"message": "order 98 failed"})).await;
-    let c = app
-        .post_error(json!({"message": "inventory missing"}))
-        .await;
-    let d = app
-        .post_error(json!({"message": "totally different", "fingerprint": "inventory"}))
-        .await;
-    let e = app
-        .post_error(json!({"message": "unrelated", "fingerprint": "inventory"}))
-        .await;
+    let c = app.post_error(json!({"message": "inventory missing"})).await;
+    let d = app.post_error(json!({"message": "totally different", "fingerprint": "inventory"})).await;
+    let e = app.post_error(json!({"message": "unrelated", "fingerprint": "inventory"})).await;
     app.process().await;
     let issue = |id: String| {
         let app = &app;
         async move { app.get(&format!("/api/errors/{id}")).await.body["issue_id"].clone() }
     };
-    let (ia, ib, ic, id_, ie) = (
-        issue(a).await,
-        issue(b).await,
-        issue(c).await,
-        issue(d).await,
-        issue(e).await,
-    );
+    let (ia, ib, ic, id_, ie) = (issue(a).await, issue(b).await, issue(c).await, issue(d).await, issue(e).await);
     assert_eq!(ia, ib);
     assert_ne!(ia, ic);
     assert_eq!(id_, ie);
@@ -314,57 +201,28 @@ async fn errors_differing_only_in_numbers_share_an_issue_and_others_do_not(pool:
 #[sqlx::test]
 async fn resolving_an_error_resolves_its_issue_and_a_new_error_reopens_it(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let first = app
-        .post_error(json!({"message": "db timeout after 30s"}))
-        .await;
-    let second = app
-        .post_error(json!({"message": "db timeout after 31s"}))
-        .await;
+    let first = app.post_error(json!({"message": "db timeout after 30s"})).await;
+    let second = app.post_error(json!({"message": "db timeout after 31s"})).await;
     let other = app.post_error(json!({"message": "something else"})).await;
     app.process().await;
 
     let r = app.put(&format!("/api/errors/{first}/resolve")).await;
-    assert_eq!(
-        (r.status, r.body["resolved"].clone()),
-        (StatusCode::OK, json!(true))
-    );
-    assert_eq!(
-        app.get(&format!("/api/errors/{second}")).await.body["resolved"],
-        json!(true)
-    );
-    assert_eq!(
-        app.get(&format!("/api/errors/{other}")).await.body["resolved"],
-        json!(false)
-    );
-    assert_eq!(
-        app.get("/api/errors?resolved=true").await.body["total"],
-        json!(2)
-    );
-    assert_eq!(
-        app.get("/api/errors?resolved=false").await.body["total"],
-        json!(1)
-    );
+    assert_eq!((r.status, r.body["resolved"].clone()), (StatusCode::OK, json!(true)));
+    assert_eq!(app.get(&format!("/api/errors/{second}")).await.body["resolved"], json!(true));
+    assert_eq!(app.get(&format!("/api/errors/{other}")).await.body["resolved"], json!(false));
+    assert_eq!(app.get("/api/errors?resolved=true").await.body["total"], json!(2));
+    assert_eq!(app.get("/api/errors?resolved=false").await.body["total"], json!(1));
     let stats = app.get("/api/stats").await.body;
-    assert_eq!(
-        (stats["resolved"].clone(), stats["unresolved"].clone()),
-        (json!(2), json!(1))
-    );
+    assert_eq!((stats["resolved"].clone(), stats["unresolved"].clone()), (json!(2), json!(1)));
     assert_eq!(stats["issues"]["resolved"], json!(1));
 
     // Regression: the same failure again reopens the issue.
-    app.post_error(json!({"message": "db timeout after 45s"}))
-        .await;
+    app.post_error(json!({"message": "db timeout after 45s"})).await;
     app.process().await;
     let e = app.get(&format!("/api/errors/{first}")).await.body;
     assert_eq!(e["resolved"], json!(false));
-    let issue = app
-        .get(&format!("/api/issues/{}", e["issue_id"]))
-        .await
-        .body;
-    assert_eq!(
-        (issue["status"].clone(), issue["count"].clone()),
-        (json!("unresolved"), json!(3))
-    );
+    let issue = app.get(&format!("/api/issues/{}", e["issue_id"])).await.body;
+    assert_eq!((issue["status"].clone(), issue["count"].clone()), (json!("unresolved"), json!(3)));
 }
 
 #[sqlx::test]
@@ -374,34 +232,14 @@ async fn issue_status_changes_and_issue_errors_list(pool: PgPool) {
     app.post_error(json!({"message": "flaky"})).await;
     app.process().await;
     let issue_id = app.get(&format!("/api/errors/{id}")).await.body["issue_id"].clone();
-    for (action, status) in [
-        ("ignore", "ignored"),
-        ("unresolve", "unresolved"),
-        ("resolve", "resolved"),
-    ] {
+    for (action, status) in [("ignore", "ignored"), ("unresolve", "unresolved"), ("resolve", "resolved")] {
         let a = app.put(&format!("/api/issues/{issue_id}/{action}")).await;
-        assert_eq!(
-            (a.status, a.body["status"].clone()),
-            (StatusCode::OK, json!(status)),
-            "{action}"
-        );
-        assert_eq!(
-            app.get(&format!("/api/issues/{issue_id}")).await.body["status"],
-            json!(status)
-        );
-        assert_eq!(
-            app.get(&format!("/api/issues?status={status}")).await.body["total"],
-            json!(1)
-        );
+        assert_eq!((a.status, a.body["status"].clone()), (StatusCode::OK, json!(status)), "{action}");
+        assert_eq!(app.get(&format!("/api/issues/{issue_id}")).await.body["status"], json!(status));
+        assert_eq!(app.get(&format!("/api/issues?status={status}")).await.body["total"], json!(1));
     }
-    let errors = app
-        .get(&format!("/api/issues/{issue_id}/errors?limit=1"))
-        .await
-        .body;
-    assert_eq!(
-        (errors["total"].clone(), errors["limit"].clone()),
-        (json!(2), json!(1))
-    );
+    let errors = app.get(&format!("/api/issues/{issue_id}/errors?limit=1")).await.body;
+    assert_eq!((errors["total"].clone(), errors["limit"].clone()), (json!(2), json!(1)));
     assert_eq!(errors["errors"].as_array().unwrap().len(), 1);
     assert_eq!(errors["errors"][0]["resolved"], json!(true));
 }
@@ -415,27 +253,11 @@ async fn deleting_an_error_removes_it_and_lowers_its_issue_count(pool: PgPool) {
     let issue_id = app.get(&format!("/api/errors/{a}")).await.body["issue_id"].clone();
     assert_eq!(app.get("/api/stats").await.body["total"], json!(2));
     let d = app.delete(&format!("/api/errors/{a}")).await;
-    assert_eq!(
-        (d.status, d.body.clone()),
-        (StatusCode::NO_CONTENT, Value::Null)
-    );
-    assert_eq!(
-        app.get(&format!("/api/errors/{a}")).await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.delete(&format!("/api/errors/{a}")).await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get(&format!("/api/issues/{issue_id}")).await.body["count"],
-        json!(1)
-    );
-    assert_eq!(
-        app.get("/api/stats").await.body["total"],
-        json!(1),
-        "the cached stats were invalidated"
-    );
+    assert_eq!((d.status, d.body.clone()), (StatusCode::NO_CONTENT, Value::Null));
+    assert_eq!(app.get(&format!("/api/errors/{a}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.delete(&format!("/api/errors/{a}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/api/issues/{issue_id}")).await.body["count"], json!(1));
+    assert_eq!(app.get("/api/stats").await.body["total"], json!(1), "the cached stats were invalidated");
 }
 
 #[sqlx::test]
@@ -452,36 +274,17 @@ async fn list_filters_and_pages_select_exactly_the_matching_errors(pool: PgPool)
     }
     app.process().await;
     let messages = |body: &Value| -> Vec<String> {
-        body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["message"].as_str().unwrap().to_owned())
-            .collect()
+        body["errors"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap().to_owned()).collect()
     };
     let cases: [(&str, &[&str]); 11] = [
-        (
-            "",
-            &[
-                "delta crash",
-                "gamma 100% done_ok",
-                "beta warning",
-                "alpha crash",
-            ],
-        ),
+        ("", &["delta crash", "gamma 100% done_ok", "beta warning", "alpha crash"]),
         ("level=fatal", &["delta crash", "alpha crash"]),
         ("source=frontend", &["delta crash", "beta warning"]),
-        (
-            "environment=prod&release=2.0",
-            &["delta crash", "gamma 100% done_ok"],
-        ),
+        ("environment=prod&release=2.0", &["delta crash", "gamma 100% done_ok"]),
         ("q=CRASH", &["delta crash", "alpha crash"]),
         ("q=100%25", &["gamma 100% done_ok"]),
         ("q=a_c", &[]),
-        (
-            "since=2026-01-02T00:00:00Z&until=2026-01-04T00:00:00Z",
-            &["gamma 100% done_ok", "beta warning"],
-        ),
+        ("since=2026-01-02T00:00:00Z&until=2026-01-04T00:00:00Z", &["gamma 100% done_ok", "beta warning"]),
         ("limit=2", &["delta crash", "gamma 100% done_ok"]),
         ("limit=2&offset=2", &["beta warning", "alpha crash"]),
         ("offset=10", &[]),
@@ -492,28 +295,15 @@ async fn list_filters_and_pages_select_exactly_the_matching_errors(pool: PgPool)
     }
     let paged = app.get("/api/errors?limit=2&offset=2").await.body;
     assert_eq!(
-        (
-            paged["total"].clone(),
-            paged["limit"].clone(),
-            paged["offset"].clone()
-        ),
+        (paged["total"].clone(), paged["limit"].clone(), paged["offset"].clone()),
         (json!(4), json!(2), json!(2))
     );
-    let issues = app
-        .get("/api/issues?source=frontend&environment=prod")
-        .await
-        .body;
+    let issues = app.get("/api/issues?source=frontend&environment=prod").await.body;
     assert_eq!(issues["total"], json!(1));
     assert_eq!(issues["issues"][0]["title"], json!("delta crash"));
     let stats = app.get("/api/stats").await.body;
-    assert_eq!(
-        stats["by_level"],
-        json!({"fatal": 2, "error": 0, "warning": 1, "info": 1, "debug": 0})
-    );
-    assert_eq!(
-        stats["by_source"],
-        json!({"frontend": 2, "backend": 1, "api": 1})
-    );
+    assert_eq!(stats["by_level"], json!({"fatal": 2, "error": 0, "warning": 1, "info": 1, "debug": 0}));
+    assert_eq!(stats["by_source"], json!({"frontend": 2, "backend": 1, "api": 1}));
 }
 
 #[sqlx::test]
@@ -529,19 +319,13 @@ async fn cached_answers_never_outlive_a_change(pool: PgPool) {
     app.post_error(json!({"message": "second"})).await;
     app.process().await;
     let s = app.get("/api/stats").await;
-    assert_eq!(
-        (s.header("x-cache"), s.body["total"].clone()),
-        (Some("miss"), json!(2))
-    );
+    assert_eq!((s.header("x-cache"), s.body["total"].clone()), (Some("miss"), json!(2)));
     assert_eq!(app.get("/api/issues").await.body["total"], json!(2));
 
     // A resolve.
     app.put(&format!("/api/errors/{id}/resolve")).await;
     let s = app.get("/api/stats").await;
-    assert_eq!(
-        (s.header("x-cache"), s.body["resolved"].clone()),
-        (Some("miss"), json!(1))
-    );
+    assert_eq!((s.header("x-cache"), s.body["resolved"].clone()), (Some("miss"), json!(1)));
     let issues = app.get("/api/issues?status=resolved").await.body;
     assert_eq!(issues["total"], json!(1));
 }
@@ -556,13 +340,7 @@ async fn projects_lists_the_keys_project_with_a_valid_dsn(pool: PgPool) {
     let (scheme, rest) = dsn.split_once("://").unwrap();
     let (key, host_and_id) = rest.split_once('@').unwrap();
     assert_eq!(scheme, "http");
-    assert!(
-        key.len() == 32
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
-        "{key}"
-    );
+    assert!(key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{key}");
     assert_eq!(host_and_id, format!("127.0.0.1:3000/{}", app.project.get()));
 }
 
@@ -570,10 +348,6 @@ async fn projects_lists_the_keys_project_with_a_valid_dsn(pool: PgPool) {
 async fn a_revoked_key_is_refused_once_the_key_cache_expires(pool: PgPool) {
     let app = TestApp::spawn_with(pool, |s| s.key_cache_ttl = std::time::Duration::ZERO).await;
     assert_eq!(app.get("/api/stats").await.status, StatusCode::OK);
-    assert!(
-        faultline::server::db::api_keys::revoke(&app.state.db, KEY)
-            .await
-            .unwrap()
-    );
+    assert!(faultline::server::db::api_keys::revoke(&app.state.db, KEY).await.unwrap());
     assert_eq!(app.get("/api/stats").await.status, StatusCode::UNAUTHORIZED);
 }

@@ -1,3 +1,4 @@
 //! Dashboard components, rendered on the server and hydrated in the browser.
 
+pub mod components;
 pub mod pages;

@@ -9,12 +9,7 @@ pub fn hash(key: &str) -> String {
 }
 
 /// Stores `key` for `project` unless a key with that hash exists already (revoked or not).
-pub async fn ensure(
-    db: impl PgExecutor<'_>,
-    project: ProjectId,
-    name: &str,
-    key: &str,
-) -> sqlx::Result<()> {
+pub async fn ensure(db: impl PgExecutor<'_>, project: ProjectId, name: &str, key: &str) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO api_keys (project_id, name, key_hash, key_prefix) VALUES ($1, $2, $3, $4)
          ON CONFLICT (key_hash) DO NOTHING",
@@ -29,10 +24,7 @@ pub async fn ensure(
 }
 
 /// The project of a live (not revoked) key.
-pub async fn find_project(
-    db: impl PgExecutor<'_>,
-    key_hash: &str,
-) -> sqlx::Result<Option<ProjectId>> {
+pub async fn find_project(db: impl PgExecutor<'_>, key_hash: &str) -> sqlx::Result<Option<ProjectId>> {
     sqlx::query_scalar("SELECT project_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
         .bind(key_hash)
         .fetch_optional(db)
@@ -41,12 +33,10 @@ pub async fn find_project(
 
 /// Revokes a key; answers whether a live key was revoked.
 pub async fn revoke(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<bool> {
-    let res = sqlx::query(
-        "UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1 AND revoked_at IS NULL",
-    )
-    .bind(hash(key))
-    .execute(db)
-    .await?;
+    let res = sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1 AND revoked_at IS NULL")
+        .bind(hash(key))
+        .execute(db)
+        .await?;
     Ok(res.rows_affected() == 1)
 }
 
@@ -54,9 +44,6 @@ pub async fn revoke(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<bool> {
 mod tests {
     #[test]
     fn hash_is_lowercase_hex_sha256() {
-        assert_eq!(
-            super::hash("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(super::hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -49,9 +49,7 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
     // One row per (project, fingerprint), sorted so concurrent workers lock issues in one order.
     let mut groups: BTreeMap<(ProjectId, &str), &NewError> = BTreeMap::new();
     for e in errors {
-        groups
-            .entry((e.project_id, e.fingerprint.as_str()))
-            .or_insert(e);
+        groups.entry((e.project_id, e.fingerprint.as_str())).or_insert(e);
     }
     let n = groups.len();
     let (mut g_project, mut g_fp, mut g_title, mut g_culprit, mut g_level, mut g_ts) = (
@@ -88,8 +86,7 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
     .bind(&g_ts)
     .fetch_all(&mut *tx)
     .await?;
-    let mut issue_of: HashMap<(ProjectId, String), IssueId> =
-        HashMap::with_capacity(issue_rows.len());
+    let mut issue_of: HashMap<(ProjectId, String), IssueId> = HashMap::with_capacity(issue_rows.len());
     let mut new_issues = Vec::new();
     for (id, project, fp, created) in issue_rows {
         if created {
@@ -102,10 +99,7 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
     let mut cols = ErrorColumns::with_capacity(m);
     for e in errors {
         let Some(issue) = issue_of.get(&(e.project_id, e.fingerprint.clone())) else {
-            return Err(sqlx::Error::Protocol(format!(
-                "no issue returned for fingerprint {}",
-                e.fingerprint
-            )));
+            return Err(sqlx::Error::Protocol(format!("no issue returned for fingerprint {}", e.fingerprint)));
         };
         cols.push(e, *issue);
     }
@@ -167,10 +161,7 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
         .await?;
     }
     tx.commit().await?;
-    Ok(StoredBatch {
-        inserted: inserted.into_iter().map(|(p, i, e, _)| (p, i, e)).collect(),
-        new_issues,
-    })
+    Ok(StoredBatch { inserted: inserted.into_iter().map(|(p, i, e, _)| (p, i, e)).collect(), new_issues })
 }
 
 /// The batch as column arrays, for `UNNEST`.

@@ -59,19 +59,12 @@ impl TryFrom<ErrorRow> for ErrorEvent {
 }
 
 /// One error of `project`.
-pub async fn get(
-    db: impl PgExecutor<'_>,
-    project: ProjectId,
-    id: ErrorId,
-) -> sqlx::Result<Option<ErrorEvent>> {
+pub async fn get(db: impl PgExecutor<'_>, project: ProjectId, id: ErrorId) -> sqlx::Result<Option<ErrorEvent>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM errors e JOIN issues i ON i.id = e.issue_id WHERE e.project_id = $1 AND e.id = $2"
     );
-    let row: Option<ErrorRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(project)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<ErrorRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(project).bind(id).fetch_optional(db).await?;
     row.map(ErrorEvent::try_from).transpose()
 }
 
@@ -110,37 +103,30 @@ pub async fn list(
     f: &Filter,
     page: Page,
 ) -> sqlx::Result<(Vec<ErrorEvent>, i64)> {
-    let mut count =
-        QueryBuilder::new("SELECT count(*) FROM errors e JOIN issues i ON i.id = e.issue_id");
+    let mut count = QueryBuilder::new("SELECT count(*) FROM errors e JOIN issues i ON i.id = e.issue_id");
     push_filter(&mut count, project, f);
     let total: i64 = count.build_query_scalar().fetch_one(db).await?;
 
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {COLUMNS} FROM errors e JOIN issues i ON i.id = e.issue_id"
-    ));
+    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM errors e JOIN issues i ON i.id = e.issue_id"));
     push_filter(&mut qb, project, f);
     qb.push(" ORDER BY e.timestamp DESC, e.id DESC LIMIT ")
         .push_bind(page.limit)
         .push(" OFFSET ")
         .push_bind(page.offset);
     let rows: Vec<ErrorRow> = qb.build_query_as().fetch_all(db).await?;
-    let errors = rows
-        .into_iter()
-        .map(ErrorEvent::try_from)
-        .collect::<sqlx::Result<_>>()?;
+    let errors = rows.into_iter().map(ErrorEvent::try_from).collect::<sqlx::Result<_>>()?;
     Ok((errors, total))
 }
 
 /// Deletes one error and takes it off its issue's count. Answers whether it existed.
 pub async fn delete(db: &sqlx::PgPool, project: ProjectId, id: ErrorId) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
-    let issue: Option<IssueId> = sqlx::query_scalar(
-        "DELETE FROM errors WHERE project_id = $1 AND id = $2 RETURNING issue_id",
-    )
-    .bind(project)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let issue: Option<IssueId> =
+        sqlx::query_scalar("DELETE FROM errors WHERE project_id = $1 AND id = $2 RETURNING issue_id")
+            .bind(project)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
     if let Some(issue) = issue {
         sqlx::query("UPDATE issues SET event_count = GREATEST(event_count - 1, 0) WHERE id = $1")
             .bind(issue)
@@ -152,14 +138,49 @@ pub async fn delete(db: &sqlx::PgPool, project: ProjectId, id: ErrorId) -> sqlx:
 }
 
 /// The issue an error belongs to.
-pub async fn issue_of(
-    db: impl PgExecutor<'_>,
-    project: ProjectId,
-    id: ErrorId,
-) -> sqlx::Result<Option<IssueId>> {
+pub async fn issue_of(db: impl PgExecutor<'_>, project: ProjectId, id: ErrorId) -> sqlx::Result<Option<IssueId>> {
     sqlx::query_scalar("SELECT issue_id FROM errors WHERE project_id = $1 AND id = $2")
         .bind(project)
         .bind(id)
         .fetch_optional(db)
         .await
+}
+
+/// The event of an issue to show (the given one, else the latest), its 1-based position from the
+/// newest, and its older and newer neighbours.
+pub async fn in_issue(
+    db: &sqlx::PgPool,
+    project: ProjectId,
+    issue: IssueId,
+    wanted: Option<ErrorId>,
+) -> sqlx::Result<(Option<ErrorEvent>, i64, Option<ErrorId>, Option<ErrorId>)> {
+    let event = match wanted {
+        Some(id) => get(db, project, id).await?.filter(|e| e.issue_id == issue),
+        None => None,
+    };
+    let event = match event {
+        Some(e) => Some(e),
+        None => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM errors e JOIN issues i ON i.id = e.issue_id
+                 WHERE e.project_id = $1 AND e.issue_id = $2 ORDER BY e.timestamp DESC, e.id DESC LIMIT 1"
+            );
+            let row: Option<ErrorRow> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(project).bind(issue).fetch_optional(db).await?;
+            row.map(ErrorEvent::try_from).transpose()?
+        }
+    };
+    let Some(e) = event else { return Ok((None, 0, None, None)) };
+    let (position, older, newer): (i64, Option<ErrorId>, Option<ErrorId>) = sqlx::query_as(
+        "SELECT
+           (SELECT count(*) FROM errors WHERE issue_id = $1 AND (timestamp, id) >= ($2, $3)),
+           (SELECT id FROM errors WHERE issue_id = $1 AND (timestamp, id) < ($2, $3) ORDER BY timestamp DESC, id DESC LIMIT 1),
+           (SELECT id FROM errors WHERE issue_id = $1 AND (timestamp, id) > ($2, $3) ORDER BY timestamp, id LIMIT 1)",
+    )
+    .bind(issue)
+    .bind(e.timestamp)
+    .bind(e.id)
+    .fetch_one(db)
+    .await?;
+    Ok((Some(e), position, older, newer))
 }

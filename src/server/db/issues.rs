@@ -41,17 +41,10 @@ impl TryFrom<IssueRow> for Issue {
 }
 
 /// One issue of `project`.
-pub async fn get(
-    db: impl PgExecutor<'_>,
-    project: ProjectId,
-    id: IssueId,
-) -> sqlx::Result<Option<Issue>> {
+pub async fn get(db: impl PgExecutor<'_>, project: ProjectId, id: IssueId) -> sqlx::Result<Option<Issue>> {
     let sql = format!("SELECT {COLUMNS} FROM issues i WHERE i.project_id = $1 AND i.id = $2");
-    let row: Option<IssueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(project)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<IssueRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(project).bind(id).fetch_optional(db).await?;
     row.map(Issue::try_from).transpose()
 }
 
@@ -111,15 +104,9 @@ pub async fn list(
         IssueSort::FirstSeen => " ORDER BY i.first_seen DESC, i.id DESC",
         IssueSort::Count => " ORDER BY i.event_count DESC, i.id DESC",
     });
-    qb.push(" LIMIT ")
-        .push_bind(page.limit)
-        .push(" OFFSET ")
-        .push_bind(page.offset);
+    qb.push(" LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
     let rows: Vec<IssueRow> = qb.build_query_as().fetch_all(db).await?;
-    let issues = rows
-        .into_iter()
-        .map(Issue::try_from)
-        .collect::<sqlx::Result<_>>()?;
+    let issues = rows.into_iter().map(Issue::try_from).collect::<sqlx::Result<_>>()?;
     Ok((issues, total))
 }
 
@@ -130,9 +117,7 @@ pub async fn set_status(
     id: IssueId,
     status: IssueStatus,
 ) -> sqlx::Result<Option<Issue>> {
-    let sql = format!(
-        "UPDATE issues i SET status = $3 WHERE i.project_id = $1 AND i.id = $2 RETURNING {COLUMNS}"
-    );
+    let sql = format!("UPDATE issues i SET status = $3 WHERE i.project_id = $1 AND i.id = $2 RETURNING {COLUMNS}");
     let row: Option<IssueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(project)
         .bind(id)
@@ -140,4 +125,53 @@ pub async fn set_status(
         .fetch_optional(db)
         .await?;
     row.map(Issue::try_from).transpose()
+}
+
+/// Per issue: distinct users and errors per hour over the 24 hours before `now` (oldest first).
+pub async fn users_and_trends(
+    db: &sqlx::PgPool,
+    ids: &[IssueId],
+    now: DateTime<Utc>,
+) -> sqlx::Result<std::collections::HashMap<IssueId, (i64, Vec<i64>)>> {
+    let raw: Vec<i64> = ids.iter().map(|i| i.get()).collect();
+    let users: Vec<(IssueId, i64)> = sqlx::query_as(
+        "SELECT issue_id, count(DISTINCT COALESCE(context->'user'->>'id', context->'user'->>'email',
+                                                  context->'user'->>'username', context->'user'->>'ip_address'))
+         FROM errors WHERE issue_id = ANY($1) GROUP BY issue_id",
+    )
+    .bind(&raw)
+    .fetch_all(db)
+    .await?;
+    let hours: Vec<(IssueId, i32, i64)> = sqlx::query_as(
+        "SELECT issue_id, floor(extract(epoch FROM ($2 - timestamp)) / 3600)::int AS ago, count(*)
+         FROM errors
+         WHERE issue_id = ANY($1) AND timestamp > $2 - interval '24 hours' AND timestamp <= $2
+         GROUP BY 1, 2",
+    )
+    .bind(&raw)
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    let mut out: std::collections::HashMap<IssueId, (i64, Vec<i64>)> =
+        ids.iter().map(|i| (*i, (0, vec![0; 24]))).collect();
+    for (id, n) in users {
+        if let Some(slot) = out.get_mut(&id) {
+            slot.0 = n;
+        }
+    }
+    for (id, ago, n) in hours {
+        if let (Some(slot), Ok(ago)) = (out.get_mut(&id), usize::try_from(ago))
+            && ago < 24
+        {
+            slot.1[23 - ago] += n;
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes an issue and its errors; answers whether it existed.
+pub async fn delete(db: impl PgExecutor<'_>, project: ProjectId, id: IssueId) -> sqlx::Result<bool> {
+    let res =
+        sqlx::query("DELETE FROM issues WHERE project_id = $1 AND id = $2").bind(project).bind(id).execute(db).await?;
+    Ok(res.rows_affected() == 1)
 }

@@ -16,10 +16,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 /// Opens the pool without waiting for the database, so the server starts (and /health reports)
 /// even while PostgreSQL is down.
 pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy(url)
+    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(3)).connect_lazy(url)
 }
 
 /// Checks that PostgreSQL answers.
@@ -28,11 +25,8 @@ pub async fn ping(db: &PgPool) -> Result<(), sqlx::Error> {
 }
 
 /// Appends `AND <column> = <value>` style conditions for optional filter values.
-pub(crate) fn push_eq<'t, T>(
-    qb: &mut sqlx::QueryBuilder<sqlx::Postgres>,
-    column: &str,
-    value: Option<T>,
-) where
+pub(crate) fn push_eq<'t, T>(qb: &mut sqlx::QueryBuilder<sqlx::Postgres>, column: &str, value: Option<T>)
+where
     T: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
 {
     if let Some(v) = value {

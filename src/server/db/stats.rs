@@ -60,23 +60,8 @@ pub async fn for_project(db: &sqlx::PgPool, project: ProjectId) -> sqlx::Result<
         unresolved: e.total - e.resolved,
         resolved: e.resolved,
         last_24h: e.last_24h,
-        by_level: ByLevel {
-            fatal: e.fatal,
-            error: e.error,
-            warning: e.warning,
-            info: e.info,
-            debug: e.debug,
-        },
-        by_source: BySource {
-            frontend: e.frontend,
-            backend: e.backend,
-            api: e.api,
-        },
-        issues: IssueCounts {
-            total: i.total,
-            unresolved: i.unresolved,
-            resolved: i.resolved,
-            ignored: i.ignored,
-        },
+        by_level: ByLevel { fatal: e.fatal, error: e.error, warning: e.warning, info: e.info, debug: e.debug },
+        by_source: BySource { frontend: e.frontend, backend: e.backend, api: e.api },
+        issues: IssueCounts { total: i.total, unresolved: i.unresolved, resolved: i.resolved, ignored: i.ignored },
     })
 }

@@ -38,9 +38,7 @@ pub fn request_auth(headers: &HeaderMap, query: Option<&str>) -> Result<RequestA
         sources.push(header_pairs(v));
     }
     if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok())
-        && v.trim_start()
-            .get(..6)
-            .is_some_and(|w| w.eq_ignore_ascii_case("sentry"))
+        && v.trim_start().get(..6).is_some_and(|w| w.eq_ignore_ascii_case("sentry"))
     {
         sources.push(header_pairs(v));
     }
@@ -84,22 +82,13 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             "x-sentry-auth",
-            HeaderValue::from_static(
-                "Sentry sentry_key=abc, sentry_version=7, sentry_client=sentry.python/2.35.0",
-            ),
+            HeaderValue::from_static("Sentry sentry_key=abc, sentry_version=7, sentry_client=sentry.python/2.35.0"),
         );
         assert_eq!(request_auth(&h, None).unwrap().key.as_deref(), Some("abc"));
         let mut h = HeaderMap::new();
-        h.insert(
-            "authorization",
-            HeaderValue::from_static("Sentry sentry_key=abc,sentry_version=7"),
-        );
+        h.insert("authorization", HeaderValue::from_static("Sentry sentry_key=abc,sentry_version=7"));
         assert_eq!(request_auth(&h, None).unwrap().key.as_deref(), Some("abc"));
-        let q = request_auth(
-            &HeaderMap::new(),
-            Some("sentry_version=7&sentry_key=abc&sentry_client=x"),
-        )
-        .unwrap();
+        let q = request_auth(&HeaderMap::new(), Some("sentry_version=7&sentry_key=abc&sentry_client=x")).unwrap();
         assert_eq!(q.key.as_deref(), Some("abc"));
         assert_eq!(request_auth(&HeaderMap::new(), None).unwrap().key, None);
     }
@@ -107,14 +96,8 @@ mod tests {
     #[test]
     fn two_different_keys_and_newer_versions_are_refused() {
         let mut h = HeaderMap::new();
-        h.insert(
-            "x-sentry-auth",
-            HeaderValue::from_static("Sentry sentry_key=abc"),
-        );
-        assert!(matches!(
-            request_auth(&h, Some("sentry_key=def")),
-            Err(IngestError::ConflictingKeys)
-        ));
+        h.insert("x-sentry-auth", HeaderValue::from_static("Sentry sentry_key=abc"));
+        assert!(matches!(request_auth(&h, Some("sentry_key=def")), Err(IngestError::ConflictingKeys)));
         assert!(request_auth(&h, Some("sentry_key=abc")).is_ok());
         assert!(matches!(
             request_auth(&HeaderMap::new(), Some("sentry_key=a&sentry_version=8")),
@@ -124,14 +107,8 @@ mod tests {
 
     #[test]
     fn dsn_keys_parse_with_and_without_secret() {
-        assert_eq!(
-            dsn_key("https://k1@errors.example.net/7").as_deref(),
-            Some("k1")
-        );
-        assert_eq!(
-            dsn_key("https://k1:@errors.example.net/7").as_deref(),
-            Some("k1")
-        );
+        assert_eq!(dsn_key("https://k1@errors.example.net/7").as_deref(), Some("k1"));
+        assert_eq!(dsn_key("https://k1:@errors.example.net/7").as_deref(), Some("k1"));
         assert_eq!(dsn_key("https://errors.example.net/7"), None);
     }
 }

@@ -24,10 +24,7 @@ pub struct Item<'a> {
 impl Item<'_> {
     /// The item's `type` (empty when missing or not a string).
     pub fn kind(&self) -> &str {
-        self.header
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.header.get("type").and_then(Value::as_str).unwrap_or("")
     }
 }
 
@@ -84,8 +81,7 @@ pub fn parse(body: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
     while pos < body.len() {
         let index = items.len();
         let (item_line, after_header) = line(body, pos);
-        let item_header =
-            object(item_line).map_err(|reason| EnvelopeError::BadItemHeader { index, reason })?;
+        let item_header = object(item_line).map_err(|reason| EnvelopeError::BadItemHeader { index, reason })?;
         if !item_header.get("type").is_some_and(Value::is_string) {
             return Err(EnvelopeError::MissingType { index });
         }
@@ -111,10 +107,7 @@ pub fn parse(body: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
                 };
             }
         }
-        items.push(Item {
-            header: item_header,
-            payload,
-        });
+        items.push(Item { header: item_header, payload });
     }
     Ok(Envelope { header, items })
 }
@@ -167,18 +160,9 @@ mod tests {
     #[test]
     fn malformed_framing_is_an_error() {
         assert_eq!(parse(b"").unwrap_err(), EnvelopeError::Empty);
-        assert!(matches!(
-            parse(b"not json\n").unwrap_err(),
-            EnvelopeError::BadHeader(_)
-        ));
-        assert!(matches!(
-            parse(b"{}\nnope\n").unwrap_err(),
-            EnvelopeError::BadItemHeader { index: 0, .. }
-        ));
-        assert!(matches!(
-            parse(b"{}\n{\"length\":1}\nx").unwrap_err(),
-            EnvelopeError::MissingType { index: 0 }
-        ));
+        assert!(matches!(parse(b"not json\n").unwrap_err(), EnvelopeError::BadHeader(_)));
+        assert!(matches!(parse(b"{}\nnope\n").unwrap_err(), EnvelopeError::BadItemHeader { index: 0, .. }));
+        assert!(matches!(parse(b"{}\n{\"length\":1}\nx").unwrap_err(), EnvelopeError::MissingType { index: 0 }));
         assert!(matches!(
             parse(b"{}\n{\"type\":\"event\",\"length\":50}\n{}").unwrap_err(),
             EnvelopeError::Truncated { .. }
@@ -217,11 +201,7 @@ mod tests {
             let bytes: Vec<u8> = (0..len)
                 .map(|_| {
                     let r = next();
-                    if r % 4 == 0 {
-                        (r >> 8) as u8
-                    } else {
-                        alphabet[(r >> 8) as usize % alphabet.len()]
-                    }
+                    if r % 4 == 0 { (r >> 8) as u8 } else { alphabet[(r >> 8) as usize % alphabet.len()] }
                 })
                 .collect();
             let _ = parse(&bytes);

@@ -9,9 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error(
-        "no project key: send sentry_key in the query, X-Sentry-Auth, Authorization or the envelope dsn"
-    )]
+    #[error("no project key: send sentry_key in the query, X-Sentry-Auth, Authorization or the envelope dsn")]
     MissingKey,
     #[error("the request carries two different project keys")]
     ConflictingKeys,
@@ -49,13 +47,9 @@ impl IngestError {
             Self::MissingKey | Self::ConflictingKeys => StatusCode::UNAUTHORIZED,
             Self::WrongKey => StatusCode::FORBIDDEN,
             Self::UnknownProject => StatusCode::NOT_FOUND,
-            Self::Decode(DecodeError::TooLarge { .. }) | Self::EventTooLarge { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            Self::Decode(DecodeError::TooLarge { .. }) | Self::EventTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Decode(DecodeError::Unsupported(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::BadVersion(_) | Self::Decode(_) | Self::Envelope(_) | Self::BadEvent(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::BadVersion(_) | Self::Decode(_) | Self::Envelope(_) | Self::BadEvent(_) => StatusCode::BAD_REQUEST,
             Self::RateLimited { .. } | Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -67,9 +61,7 @@ impl IngestError {
             Self::WrongKey => "forbidden",
             Self::UnknownProject => "not_found",
             Self::BadVersion(_) => "bad_version",
-            Self::Decode(DecodeError::TooLarge { .. }) | Self::EventTooLarge { .. } => {
-                "payload_too_large"
-            }
+            Self::Decode(DecodeError::TooLarge { .. }) | Self::EventTooLarge { .. } => "payload_too_large",
             Self::Decode(DecodeError::Unsupported(_)) => "unsupported_encoding",
             Self::Decode(_) => "bad_body",
             Self::Envelope(_) => "malformed_envelope",

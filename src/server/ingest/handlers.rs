@@ -25,22 +25,13 @@ fn project_id(raw: &str) -> Result<ProjectId, IngestError> {
 }
 
 fn content_encoding(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
+    headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok())
 }
 
 /// Checks that `key` is the public key of `project`: 403 otherwise.
 async fn check_key(state: &AppState, project: ProjectId, key: &str) -> Result<(), IngestError> {
-    let owner = state
-        .keys
-        .project_of_dsn_key(&state.db, state.settings.key_cache_ttl, key)
-        .await?;
-    if owner == Some(project) {
-        Ok(())
-    } else {
-        Err(IngestError::WrongKey)
-    }
+    let owner = state.keys.project_of_dsn_key(&state.db, state.settings.key_cache_ttl, key).await?;
+    if owner == Some(project) { Ok(()) } else { Err(IngestError::WrongKey) }
 }
 
 /// An event id in any form the uuid crate reads (32 hex, dashed, any case).
@@ -61,17 +52,9 @@ pub async fn envelope(
     if let Some(key) = &auth.key {
         check_key(&state, project, key).await?;
     }
-    let body = decode(
-        content_encoding(&headers),
-        read_raw(body).await?,
-        MAX_DECODED,
-    )?;
+    let body = decode(content_encoding(&headers), read_raw(body).await?, MAX_DECODED)?;
     let env = envelope::parse(&body)?;
-    let envelope_key = env
-        .header
-        .get("dsn")
-        .and_then(Value::as_str)
-        .and_then(dsn_key);
+    let envelope_key = env.header.get("dsn").and_then(Value::as_str).and_then(dsn_key);
     match (&auth.key, envelope_key) {
         (None, None) => return Err(IngestError::MissingKey),
         (None, Some(k)) => check_key(&state, project, &k).await?,
@@ -80,10 +63,9 @@ pub async fn envelope(
     }
     let header_id = match env.header.get("event_id") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(
-            parse_event_id(v)
-                .ok_or_else(|| IngestError::BadEvent("envelope event_id is not a UUID".into()))?,
-        ),
+        Some(v) => {
+            Some(parse_event_id(v).ok_or_else(|| IngestError::BadEvent("envelope event_id is not a UUID".into()))?)
+        }
     };
     let mut event = None;
     for item in env.items.iter().filter(|i| i.kind() == "event") {
@@ -96,10 +78,7 @@ pub async fn envelope(
         Some(payload) => Some(accept_event(&state, project, header_id, payload).await?),
         None => header_id,
     };
-    Ok(Json(id.map_or_else(
-        || json!({}),
-        |id| json!({ "id": id.simple().to_string() }),
-    )))
+    Ok(Json(id.map_or_else(|| json!({}), |id| json!({ "id": id.simple().to_string() }))))
 }
 
 /// `POST /api/{project_id}/store/`: one event as JSON (or an envelope, by content type).
@@ -119,9 +98,7 @@ pub async fn store(
     }
     let (State(state), Path(project), RawQuery(query)) = (state, path, query);
     let project = project_id(&project)?;
-    let key = request_auth(&headers, query.as_deref())?
-        .key
-        .ok_or(IngestError::MissingKey)?;
+    let key = request_auth(&headers, query.as_deref())?.key.ok_or(IngestError::MissingKey)?;
     check_key(&state, project, &key).await?;
     let body = decode(content_encoding(&headers), read_raw(body).await?, MAX_EVENT)?;
     if body.is_empty() {
@@ -150,11 +127,9 @@ async fn accept_event(
 ) -> Result<Uuid, IngestError> {
     let raw: Box<serde_json::value::RawValue> =
         serde_json::from_slice(payload).map_err(|e| IngestError::BadEvent(e.to_string()))?;
-    let minimal: MinimalEvent =
-        serde_json::from_str(raw.get()).map_err(|e| IngestError::BadEvent(e.to_string()))?;
-    let event_id = header_id
-        .or_else(|| minimal.event_id.as_ref().and_then(parse_event_id))
-        .unwrap_or_else(Uuid::new_v4);
+    let minimal: MinimalEvent = serde_json::from_str(raw.get()).map_err(|e| IngestError::BadEvent(e.to_string()))?;
+    let event_id =
+        header_id.or_else(|| minimal.event_id.as_ref().and_then(parse_event_id)).unwrap_or_else(Uuid::new_v4);
     if minimal.kind.as_ref().and_then(Value::as_str) == Some("transaction") {
         return Ok(event_id);
     }
@@ -182,11 +157,7 @@ async fn check_rate_limit(state: &AppState, project: ProjectId) -> Result<(), In
     let now = Utc::now().timestamp();
     let window = now / 60;
     let key = format!("{}:rl:{}:{}", state.settings.redis_prefix, project, window);
-    let mut conn = state
-        .redis
-        .get()
-        .await
-        .map_err(crate::server::error::ServerError::from)?;
+    let mut conn = state.redis.get().await.map_err(crate::server::error::ServerError::from)?;
     let (count,): (u64,) = redis::pipe()
         .cmd("INCR")
         .arg(&key)

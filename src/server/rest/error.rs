@@ -20,10 +20,7 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     /// A field is missing or has a value outside its contract; the message names the field.
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     /// PostgreSQL or Redis could not be reached.
     #[error("service unavailable")]
     Unavailable(#[source] ServerError),
@@ -33,10 +30,7 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field,
-            message: message.into(),
-        }
+        Self::Invalid { field, message: message.into() }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -68,11 +62,7 @@ impl ApiError {
 
 impl From<ServerError> for ApiError {
     fn from(e: ServerError) -> Self {
-        if e.is_unavailable() {
-            Self::Unavailable(e)
-        } else {
-            Self::Internal(e)
-        }
+        if e.is_unavailable() { Self::Unavailable(e) } else { Self::Internal(e) }
     }
 }
 

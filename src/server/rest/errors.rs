@@ -71,21 +71,16 @@ pub fn validate(value: Value, now: DateTime<Utc>) -> Result<NewErrorInput, ApiEr
     let Value::Object(mut obj) = value else {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     };
-    let message = optional_string(&mut obj, "message")?
-        .ok_or_else(|| ApiError::invalid("message", "is required"))?;
+    let message = optional_string(&mut obj, "message")?.ok_or_else(|| ApiError::invalid("message", "is required"))?;
     if message.trim().is_empty() {
         return Err(ApiError::invalid("message", "must not be empty"));
     }
     let level = match optional_string(&mut obj, "level")? {
-        Some(l) => l
-            .parse()
-            .map_err(|e: crate::model::ParseEnumError| ApiError::invalid("level", e.to_string()))?,
+        Some(l) => l.parse().map_err(|e: crate::model::ParseEnumError| ApiError::invalid("level", e.to_string()))?,
         None => Level::Error,
     };
     let source = match optional_string(&mut obj, "source")? {
-        Some(s) => s.parse().map_err(|e: crate::model::ParseEnumError| {
-            ApiError::invalid("source", e.to_string())
-        })?,
+        Some(s) => s.parse().map_err(|e: crate::model::ParseEnumError| ApiError::invalid("source", e.to_string()))?,
         None => Source::Api,
     };
     let timestamp = match optional_string(&mut obj, "timestamp")? {
@@ -102,19 +97,13 @@ pub fn validate(value: Value, now: DateTime<Utc>) -> Result<NewErrorInput, ApiEr
         }
         Some(_) => return Err(ApiError::invalid("context", "must be a JSON object")),
     };
-    let short =
-        |obj: &mut Map<String, Value>, field: &'static str| -> Result<Option<String>, ApiError> {
-            let v = optional_string(obj, field)?;
-            if v.as_ref()
-                .is_some_and(|s| s.chars().count() > MAX_SHORT_FIELD)
-            {
-                return Err(ApiError::invalid(
-                    field,
-                    format!("must be at most {MAX_SHORT_FIELD} characters"),
-                ));
-            }
-            Ok(v.filter(|s| !s.is_empty()))
-        };
+    let short = |obj: &mut Map<String, Value>, field: &'static str| -> Result<Option<String>, ApiError> {
+        let v = optional_string(obj, field)?;
+        if v.as_ref().is_some_and(|s| s.chars().count() > MAX_SHORT_FIELD) {
+            return Err(ApiError::invalid(field, format!("must be at most {MAX_SHORT_FIELD} characters")));
+        }
+        Ok(v.filter(|s| !s.is_empty()))
+    };
     Ok(NewErrorInput {
         level,
         message,
@@ -131,10 +120,7 @@ pub fn validate(value: Value, now: DateTime<Utc>) -> Result<NewErrorInput, ApiEr
 
 /// Takes a string field (absent or `null` → `None`), without NUL characters, which PostgreSQL
 /// cannot store.
-fn optional_string(
-    obj: &mut Map<String, Value>,
-    field: &'static str,
-) -> Result<Option<String>, ApiError> {
+fn optional_string(obj: &mut Map<String, Value>, field: &'static str) -> Result<Option<String>, ApiError> {
     match obj.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(strip_nul(s))),
@@ -143,11 +129,7 @@ fn optional_string(
 }
 
 fn strip_nul(s: String) -> String {
-    if s.contains('\0') {
-        s.replace('\0', "")
-    } else {
-        s
-    }
+    if s.contains('\0') { s.replace('\0', "") } else { s }
 }
 
 fn strip_nul_in(v: &mut Value) {
@@ -157,10 +139,7 @@ fn strip_nul_in(v: &mut Value) {
         Value::Object(map) => {
             if map.keys().any(|k| k.contains('\0')) {
                 let old = std::mem::take(map);
-                *map = old
-                    .into_iter()
-                    .map(|(k, v)| (k.replace('\0', ""), v))
-                    .collect();
+                *map = old.into_iter().map(|(k, v)| (k.replace('\0', ""), v)).collect();
             }
             map.values_mut().for_each(strip_nul_in);
         }
@@ -175,20 +154,10 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = ListQuery::parse(raw.as_deref())?;
-    cached_json(
-        &state,
-        project,
-        &format!("errors:{}", q.canonical),
-        || async {
-            let (errors, total) = db::errors::list(&state.db, project, &q.filter, q.page).await?;
-            Ok(ErrorList {
-                errors,
-                total,
-                limit: q.page.limit,
-                offset: q.page.offset,
-            })
-        },
-    )
+    cached_json(&state, project, &format!("errors:{}", q.canonical), || async {
+        let (errors, total) = db::errors::list(&state.db, project, &q.filter, q.page).await?;
+        Ok(ErrorList { errors, total, limit: q.page.limit, offset: q.page.offset })
+    })
     .await
 }
 
@@ -203,9 +172,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_error_id(&id)?;
-    let error = db::errors::get(&state.db, project, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let error = db::errors::get(&state.db, project, id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(error).into_response())
 }
 
@@ -216,14 +183,10 @@ pub async fn resolve(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_error_id(&id)?;
-    let issue = db::errors::issue_of(&state.db, project, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let issue = db::errors::issue_of(&state.db, project, id).await?.ok_or(ApiError::NotFound)?;
     db::issues::set_status(&state.db, project, issue, IssueStatus::Resolved).await?;
     super::changed(&state, project).await;
-    let error = db::errors::get(&state.db, project, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let error = db::errors::get(&state.db, project, id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(error).into_response())
 }
 
@@ -269,50 +232,19 @@ mod tests {
         assert_eq!(field_of(validate(json!({}), now)), "message");
         assert_eq!(field_of(validate(json!({"message": 3}), now)), "message");
         assert_eq!(field_of(validate(json!({"message": " "}), now)), "message");
-        assert_eq!(
-            field_of(validate(json!({"message": "m", "level": "loud"}), now)),
-            "level"
-        );
-        assert_eq!(
-            field_of(validate(json!({"message": "m", "source": "mobile"}), now)),
-            "source"
-        );
-        assert_eq!(
-            field_of(validate(
-                json!({"message": "m", "timestamp": "yesterday"}),
-                now
-            )),
-            "timestamp"
-        );
-        assert_eq!(
-            field_of(validate(json!({"message": "m", "context": [1]}), now)),
-            "context"
-        );
-        assert_eq!(
-            field_of(validate(json!({"message": "m", "url": 1}), now)),
-            "url"
-        );
-        assert_eq!(
-            field_of(validate(json!({"message": "m", "fingerprint": ["a"]}), now)),
-            "fingerprint"
-        );
-        assert_eq!(
-            field_of(validate(
-                json!({"message": "m", "release": "r".repeat(300)}),
-                now
-            )),
-            "release"
-        );
+        assert_eq!(field_of(validate(json!({"message": "m", "level": "loud"}), now)), "level");
+        assert_eq!(field_of(validate(json!({"message": "m", "source": "mobile"}), now)), "source");
+        assert_eq!(field_of(validate(json!({"message": "m", "timestamp": "yesterday"}), now)), "timestamp");
+        assert_eq!(field_of(validate(json!({"message": "m", "context": [1]}), now)), "context");
+        assert_eq!(field_of(validate(json!({"message": "m", "url": 1}), now)), "url");
+        assert_eq!(field_of(validate(json!({"message": "m", "fingerprint": ["a"]}), now)), "fingerprint");
+        assert_eq!(field_of(validate(json!({"message": "m", "release": "r".repeat(300)}), now)), "release");
         assert_eq!(field_of(validate(json!([1, 2]), now)), "body");
     }
 
     #[test]
     fn nul_characters_are_removed_everywhere() {
-        let v = validate(
-            json!({"message": "a\u{0}b", "context": {"k\u{0}": ["x\u{0}"]}}),
-            Utc::now(),
-        )
-        .unwrap();
+        let v = validate(json!({"message": "a\u{0}b", "context": {"k\u{0}": ["x\u{0}"]}}), Utc::now()).unwrap();
         assert_eq!(v.message, "ab");
         assert_eq!(v.context, json!({"k": ["x"]}));
     }

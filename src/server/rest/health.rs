@@ -30,10 +30,6 @@ pub async fn get(State(state): State<AppState>) -> Response {
         "redis": word(depth.is_some()),
         "queue": {"pending": depth},
     });
-    let status = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }

@@ -22,21 +22,10 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = ListQuery::parse(raw.as_deref())?;
-    cached_json(
-        &state,
-        project,
-        &format!("issues:{}", q.canonical),
-        || async {
-            let (issues, total) =
-                db::issues::list(&state.db, project, &q.filter, q.sort, q.page).await?;
-            Ok(IssueList {
-                issues,
-                total,
-                limit: q.page.limit,
-                offset: q.page.offset,
-            })
-        },
-    )
+    cached_json(&state, project, &format!("issues:{}", q.canonical), || async {
+        let (issues, total) = db::issues::list(&state.db, project, &q.filter, q.sort, q.page).await?;
+        Ok(IssueList { issues, total, limit: q.page.limit, offset: q.page.offset })
+    })
     .await
 }
 
@@ -47,9 +36,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_issue_id(&id)?;
-    let issue = db::issues::get(&state.db, project, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let issue = db::issues::get(&state.db, project, id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(issue).into_response())
 }
 
@@ -60,9 +47,7 @@ async fn set_status(
     status: IssueStatus,
 ) -> Result<Response, ApiError> {
     let id = parse_issue_id(&id)?;
-    let issue = db::issues::set_status(&state.db, project.0, id, status)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let issue = db::issues::set_status(&state.db, project.0, id, status).await?.ok_or(ApiError::NotFound)?;
     super::changed(&state, project.0).await;
     Ok(Json(issue).into_response())
 }
@@ -102,17 +87,9 @@ pub async fn errors(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = parse_issue_id(&id)?;
-    db::issues::get(&state.db, project, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    db::issues::get(&state.db, project, id).await?.ok_or(ApiError::NotFound)?;
     let mut q = ListQuery::parse(raw.as_deref())?;
     q.filter.issue_id = Some(id);
     let (errors, total) = db::errors::list(&state.db, project, &q.filter, q.page).await?;
-    Ok(Json(ErrorList {
-        errors,
-        total,
-        limit: q.page.limit,
-        offset: q.page.offset,
-    })
-    .into_response())
+    Ok(Json(ErrorList { errors, total, limit: q.page.limit, offset: q.page.offset }).into_response())
 }

@@ -21,7 +21,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use error::ApiError;
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/issues/{id}/errors", get(issues::errors))
         .route("/api/stats", get(stats::get))
         .route("/api/projects", get(projects::list))
+        .route("/api/projects/{id}/rotate-key", post(projects::rotate_key))
 }
 
 async fn openapi() -> Response {
@@ -68,9 +69,7 @@ pub async fn read_json_body(body: Body, limit: usize) -> Result<serde_json::Valu
         .collect()
         .await
         .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
                 ApiError::PayloadTooLarge { limit }
             } else {
                 ApiError::MalformedJson(format!("could not read the body: {e}"))
@@ -98,8 +97,7 @@ where
         return Ok(json_bytes(body.clone(), "hit"));
     }
     let value = compute().await?;
-    let body =
-        serde_json::to_vec(&value).map_err(|e| ApiError::Internal(ServerError::Encode(e)))?;
+    let body = serde_json::to_vec(&value).map_err(|e| ApiError::Internal(ServerError::Encode(e)))?;
     match &lookup {
         Ok((_, slot)) => {
             if let Err(e) = state.cache.store(slot, &body).await {
@@ -115,14 +113,8 @@ fn json_bytes(body: Vec<u8>, cache: &'static str) -> Response {
     (
         StatusCode::OK,
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (
-                header::HeaderName::from_static("x-cache"),
-                HeaderValue::from_static(cache),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::HeaderName::from_static("x-cache"), HeaderValue::from_static(cache)),
         ],
         body,
     )

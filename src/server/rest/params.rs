@@ -15,8 +15,7 @@ pub struct ListQuery {
 }
 
 fn parse<T: FromStr>(field: &'static str, raw: &str, what: &str) -> Result<T, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::invalid(field, format!("{raw:?} is not {what}")))
+    raw.parse().map_err(|_| ApiError::invalid(field, format!("{raw:?} is not {what}")))
 }
 
 fn parse_time(field: &'static str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
@@ -25,22 +24,16 @@ fn parse_time(field: &'static str, raw: &str) -> Result<DateTime<Utc>, ApiError>
         .map_err(|_| ApiError::invalid(field, format!("{raw:?} is not an RFC 3339 time")))
 }
 
-fn parse_word<T: FromStr<Err = crate::model::ParseEnumError>>(
-    field: &'static str,
-    raw: &str,
-) -> Result<T, ApiError> {
-    raw.parse()
-        .map_err(|e: crate::model::ParseEnumError| ApiError::invalid(field, e.to_string()))
+fn parse_word<T: FromStr<Err = crate::model::ParseEnumError>>(field: &'static str, raw: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|e: crate::model::ParseEnumError| ApiError::invalid(field, e.to_string()))
 }
 
 impl ListQuery {
     /// Parses `limit, offset, level, source, resolved, status, issue_id, environment, release,
     /// q, since, until, sort`; empty values count as absent, unknown names are ignored.
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|_| {
-                ApiError::invalid("query", "the query string is not valid URL encoding")
-            })?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+            .map_err(|_| ApiError::invalid("query", "the query string is not valid URL encoding"))?;
         let mut filter = Filter::default();
         let mut page = Page::default();
         let mut sort = IssueSort::default();
@@ -53,10 +46,7 @@ impl ListQuery {
                 "limit" => {
                     page.limit = parse("limit", value, "an integer")?;
                     if !(1..=MAX_LIMIT).contains(&page.limit) {
-                        return Err(ApiError::invalid(
-                            "limit",
-                            format!("must be between 1 and {MAX_LIMIT}"),
-                        ));
+                        return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
                     }
                 }
                 "offset" => {
@@ -87,12 +77,7 @@ impl ListQuery {
         }
         let canonical = serde_json::to_string(&(&filter, page, sort.as_str()))
             .map_err(|e| ApiError::Internal(super::super::error::ServerError::Encode(e)))?;
-        Ok(Self {
-            filter,
-            page,
-            sort,
-            canonical,
-        })
+        Ok(Self { filter, page, sort, canonical })
     }
 }
 
@@ -118,13 +103,7 @@ mod tests {
         assert_eq!(q.filter.level, None);
         assert_eq!(q.filter.source, Some(crate::model::Source::Frontend));
         assert_eq!(q.filter.resolved, Some(false));
-        assert!(matches!(
-            ListQuery::parse(Some("level=loud")),
-            Err(ApiError::Invalid { field: "level", .. })
-        ));
-        assert!(matches!(
-            ListQuery::parse(Some("since=yesterday")),
-            Err(ApiError::Invalid { field: "since", .. })
-        ));
+        assert!(matches!(ListQuery::parse(Some("level=loud")), Err(ApiError::Invalid { field: "level", .. })));
+        assert!(matches!(ListQuery::parse(Some("since=yesterday")), Err(ApiError::Invalid { field: "since", .. })));
     }
 }

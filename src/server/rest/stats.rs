@@ -8,12 +8,6 @@ use crate::server::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
 
-pub async fn get(
-    State(state): State<AppState>,
-    ApiProject(project): ApiProject,
-) -> Result<Response, ApiError> {
-    cached_json(&state, project, "stats", || async {
-        Ok(db::stats::for_project(&state.db, project).await?)
-    })
-    .await
+pub async fn get(State(state): State<AppState>, ApiProject(project): ApiProject) -> Result<Response, ApiError> {
+    cached_json(&state, project, "stats", || async { Ok(db::stats::for_project(&state.db, project).await?) }).await
 }

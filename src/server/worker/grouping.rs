@@ -20,17 +20,9 @@ pub fn fingerprint(
     if let Some(fp) = explicit.filter(|f| !f.trim().is_empty()) {
         return fp.to_owned();
     }
-    let frame = stack_trace
-        .and_then(|s| first_frame(s, message))
-        .map(normalise)
-        .unwrap_or_default();
-    let key = format!(
-        "api\x1f{}\x1f{}\x1f{}\x1f{}",
-        level.as_str(),
-        source.as_str(),
-        normalise(first_line(message)),
-        frame
-    );
+    let frame = stack_trace.and_then(|s| first_frame(s, message)).map(normalise).unwrap_or_default();
+    let key =
+        format!("api\x1f{}\x1f{}\x1f{}\x1f{}", level.as_str(), source.as_str(), normalise(first_line(message)), frame);
     sha256_hex(&key)
 }
 
@@ -46,10 +38,7 @@ pub fn culprit(message: &str, stack_trace: Option<&str>, url: Option<&str>) -> S
 }
 
 fn first_line(s: &str) -> &str {
-    s.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
+    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
 }
 
 fn truncate(s: &str, max_chars: usize) -> String {
@@ -60,12 +49,10 @@ fn truncate(s: &str, max_chars: usize) -> String {
 /// JavaScript stacks start), not a header such as Python's "Traceback (most recent call last):".
 fn first_frame<'a>(stack: &'a str, message: &str) -> Option<&'a str> {
     let message = first_line(message);
-    stack.lines().map(str::trim).find(|l| {
-        !l.is_empty()
-            && !l.starts_with("Traceback")
-            && !l.ends_with(message)
-            && *l != "stack backtrace:"
-    })
+    stack
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("Traceback") && !l.ends_with(message) && *l != "stack backtrace:")
 }
 
 /// Replaces the parts of a text that vary between occurrences of one error: UUIDs → `<uuid>`,
@@ -91,10 +78,7 @@ pub fn normalise(s: &str) -> String {
             }
         }
         if at_word_start && b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X')) {
-            let run = b[i + 2..]
-                .iter()
-                .take_while(|c| c.is_ascii_hexdigit())
-                .count();
+            let run = b[i + 2..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
             if run > 0 {
                 out.push_str("<hex>");
                 i += 2 + run;
@@ -104,8 +88,7 @@ pub fn normalise(s: &str) -> String {
         if b[i].is_ascii_digit() {
             let mut j = i;
             while j < b.len()
-                && (b[j].is_ascii_digit()
-                    || (b[j] == b'.' && b.get(j + 1).is_some_and(u8::is_ascii_digit)))
+                && (b[j].is_ascii_digit() || (b[j] == b'.' && b.get(j + 1).is_some_and(u8::is_ascii_digit)))
             {
                 j += 1;
             }
@@ -137,9 +120,7 @@ fn uuid_len(b: &[u8]) -> Option<usize> {
             i += 1;
         }
     }
-    b.get(i)
-        .is_none_or(|c| !c.is_ascii_alphanumeric())
-        .then_some(i)
+    b.get(i).is_none_or(|c| !c.is_ascii_alphanumeric()).then_some(i)
 }
 
 #[cfg(test)]
@@ -148,18 +129,9 @@ mod tests {
 
     #[test]
     fn normalise_replaces_numbers_hex_and_uuids() {
-        assert_eq!(
-            normalise("order 1234 failed after 3.5s"),
-            "order <num> failed after <num>s"
-        );
-        assert_eq!(
-            normalise("user 0b8c6f1e-9a2d-4e7f-8a1b-2c3d4e5f6071 not found"),
-            "user <uuid> not found"
-        );
-        assert_eq!(
-            normalise("at 0x7ffdeadbeef in deadbeef12"),
-            "at <hex> in <hex>"
-        );
+        assert_eq!(normalise("order 1234 failed after 3.5s"), "order <num> failed after <num>s");
+        assert_eq!(normalise("user 0b8c6f1e-9a2d-4e7f-8a1b-2c3d4e5f6071 not found"), "user <uuid> not found");
+        assert_eq!(normalise("at 0x7ffdeadbeef in deadbeef12"), "at <hex> in <hex>");
         assert_eq!(normalise("commit 3f2a1c9b4d is bad"), "commit <hex> is bad");
         assert_eq!(normalise("café №5"), "café №<num>");
         assert_eq!(normalise("decade feedback"), "decade feedback");
@@ -175,90 +147,27 @@ mod tests {
 
     #[test]
     fn level_source_message_and_frame_each_split_groups() {
-        let base = fingerprint(
-            None,
-            Level::Error,
-            Source::Api,
-            "boom",
-            Some("at f (a.js:1:2)"),
-        );
-        assert_ne!(
-            base,
-            fingerprint(
-                None,
-                Level::Warning,
-                Source::Api,
-                "boom",
-                Some("at f (a.js:1:2)")
-            )
-        );
-        assert_ne!(
-            base,
-            fingerprint(
-                None,
-                Level::Error,
-                Source::Backend,
-                "boom",
-                Some("at f (a.js:1:2)")
-            )
-        );
-        assert_ne!(
-            base,
-            fingerprint(
-                None,
-                Level::Error,
-                Source::Api,
-                "bang",
-                Some("at f (a.js:1:2)")
-            )
-        );
-        assert_ne!(
-            base,
-            fingerprint(
-                None,
-                Level::Error,
-                Source::Api,
-                "boom",
-                Some("at g (b.js:1:2)")
-            )
-        );
+        let base = fingerprint(None, Level::Error, Source::Api, "boom", Some("at f (a.js:1:2)"));
+        assert_ne!(base, fingerprint(None, Level::Warning, Source::Api, "boom", Some("at f (a.js:1:2)")));
+        assert_ne!(base, fingerprint(None, Level::Error, Source::Backend, "boom", Some("at f (a.js:1:2)")));
+        assert_ne!(base, fingerprint(None, Level::Error, Source::Api, "bang", Some("at f (a.js:1:2)")));
+        assert_ne!(base, fingerprint(None, Level::Error, Source::Api, "boom", Some("at g (b.js:1:2)")));
         // Line numbers of the frame do not split a group.
-        assert_eq!(
-            base,
-            fingerprint(
-                None,
-                Level::Error,
-                Source::Api,
-                "boom",
-                Some("at f (a.js:7:9)")
-            )
-        );
+        assert_eq!(base, fingerprint(None, Level::Error, Source::Api, "boom", Some("at f (a.js:7:9)")));
     }
 
     #[test]
     fn explicit_fingerprint_wins() {
-        assert_eq!(
-            fingerprint(Some("checkout"), Level::Error, Source::Api, "x", None),
-            "checkout"
-        );
-        assert_ne!(
-            fingerprint(Some("  "), Level::Error, Source::Api, "x", None),
-            "  "
-        );
+        assert_eq!(fingerprint(Some("checkout"), Level::Error, Source::Api, "x", None), "checkout");
+        assert_ne!(fingerprint(Some("  "), Level::Error, Source::Api, "x", None), "  ");
     }
 
     #[test]
     fn first_frame_skips_the_message_and_headers() {
         let js = "TypeError: x is undefined\n    at render (app.js:10:5)\n    at main (app.js:2:1)";
-        assert_eq!(
-            culprit("TypeError: x is undefined", Some(js), None),
-            "at render (app.js:10:5)"
-        );
+        assert_eq!(culprit("TypeError: x is undefined", Some(js), None), "at render (app.js:10:5)");
         let py = "Traceback (most recent call last):\n  File \"app.py\", line 3, in <module>\nKeyError: 'x'";
-        assert_eq!(
-            culprit("KeyError: 'x'", Some(py), None),
-            "File \"app.py\", line 3, in <module>"
-        );
+        assert_eq!(culprit("KeyError: 'x'", Some(py), None), "File \"app.py\", line 3, in <module>");
         assert_eq!(culprit("m", None, Some("https://x/y")), "https://x/y");
     }
 }

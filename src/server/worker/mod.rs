@@ -40,26 +40,14 @@ pub async fn run_until_stopped(state: AppState, mut shutdown: watch::Receiver<bo
             state.queue.ensure_group().await?;
             if reclaim_due {
                 last_reclaim = Instant::now();
-                let claimed = state
-                    .queue
-                    .reclaim(
-                        &consumer,
-                        state.settings.claim_idle,
-                        state.settings.batch_size,
-                    )
-                    .await?;
+                let claimed =
+                    state.queue.reclaim(&consumer, state.settings.claim_idle, state.settings.batch_size).await?;
                 if !claimed.is_empty() {
-                    tracing::warn!(
-                        entries = claimed.len(),
-                        "reclaimed entries another worker left pending"
-                    );
+                    tracing::warn!(entries = claimed.len(), "reclaimed entries another worker left pending");
                     process_batch(&state, claimed).await?;
                 }
             }
-            let batch = state
-                .queue
-                .read(&consumer, state.settings.batch_size, BLOCK)
-                .await?;
+            let batch = state.queue.read(&consumer, state.settings.batch_size, BLOCK).await?;
             process_batch(&state, batch).await
         }
         .await;
@@ -84,14 +72,7 @@ pub async fn process_available(state: &AppState, consumer: &str) -> Result<usize
     state.queue.ensure_group().await?;
     let mut total = 0;
     loop {
-        let batch = state
-            .queue
-            .read(
-                consumer,
-                state.settings.batch_size,
-                Duration::from_millis(1),
-            )
-            .await?;
+        let batch = state.queue.read(consumer, state.settings.batch_size, Duration::from_millis(1)).await?;
         if batch.is_empty() {
             return Ok(total);
         }
@@ -100,10 +81,7 @@ pub async fn process_available(state: &AppState, consumer: &str) -> Result<usize
 }
 
 /// Stores one batch and acknowledges it; answers how many entries were handled.
-pub async fn process_batch(
-    state: &AppState,
-    deliveries: Vec<Delivery>,
-) -> Result<usize, ServerError> {
+pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Result<usize, ServerError> {
     if deliveries.is_empty() {
         return Ok(0);
     }
@@ -116,18 +94,12 @@ pub async fn process_batch(
                 Some(e) => errors.push(e),
                 None => {
                     tracing::error!(stream.id = %d.stream_id, "queued Sentry event is not JSON; set aside");
-                    state
-                        .queue
-                        .dead_letter(d.raw.as_deref().unwrap_or_default(), "event is not JSON")
-                        .await?;
+                    state.queue.dead_letter(d.raw.as_deref().unwrap_or_default(), "event is not JSON").await?;
                 }
             },
             Some(Err(e)) => {
                 tracing::error!(stream.id = %d.stream_id, error = %e, "undecodable queue entry set aside");
-                state
-                    .queue
-                    .dead_letter(d.raw.as_deref().unwrap_or_default(), &e.to_string())
-                    .await?;
+                state.queue.dead_letter(d.raw.as_deref().unwrap_or_default(), &e.to_string()).await?;
             }
             None => tracing::warn!(stream.id = %d.stream_id, "queue entry without payload skipped"),
         }
@@ -151,18 +123,11 @@ pub async fn process_batch(
     state.cache.invalidate(&projects).await?;
     state.queue.ack(&ids).await?;
     publish(state, &stored).await;
-    tracing::debug!(
-        entries = ids.len(),
-        stored = stored.inserted.len(),
-        "batch stored"
-    );
+    tracing::debug!(entries = ids.len(), stored = stored.inserted.len(), "batch stored");
     Ok(ids.len())
 }
 
-async fn store_one_by_one(
-    state: &AppState,
-    errors: &[NewError],
-) -> Result<StoredBatch, ServerError> {
+async fn store_one_by_one(state: &AppState, errors: &[NewError]) -> Result<StoredBatch, ServerError> {
     let mut all = StoredBatch::default();
     for e in errors {
         match batch::store(&state.db, std::slice::from_ref(e)).await {
@@ -173,9 +138,8 @@ async fn store_one_by_one(
             Err(err) if super::error::db_unavailable(&err) => return Err(err.into()),
             Err(err) => {
                 tracing::error!(error.id = %e.id, error = %err, "error refused by the database; set aside");
-                let raw =
-                    serde_json::to_vec(&serde_json::json!({"id": e.id, "message": e.message}))
-                        .map_err(ServerError::Encode)?;
+                let raw = serde_json::to_vec(&serde_json::json!({"id": e.id, "message": e.message}))
+                    .map_err(ServerError::Encode)?;
                 state.queue.dead_letter(&raw, &err.to_string()).await?;
             }
         }
@@ -187,27 +151,16 @@ async fn store_one_by_one(
 /// dashboard, so failures are logged and not retried.
 async fn publish(state: &AppState, stored: &StoredBatch) {
     let mut per_project: BTreeMap<ProjectId, LiveUpdate> = BTreeMap::new();
-    let empty = |p: ProjectId| LiveUpdate {
-        project_id: p,
-        errors: vec![],
-        issues: vec![],
-        new_issues: vec![],
-    };
+    let empty = |p: ProjectId| LiveUpdate { project_id: p, errors: vec![], issues: vec![], new_issues: vec![] };
     for (project, issue, error) in &stored.inserted {
-        let u = per_project
-            .entry(*project)
-            .or_insert_with(|| empty(*project));
+        let u = per_project.entry(*project).or_insert_with(|| empty(*project));
         u.errors.push(*error);
         if !u.issues.contains(issue) {
             u.issues.push(*issue);
         }
     }
     for (project, issue) in &stored.new_issues {
-        per_project
-            .entry(*project)
-            .or_insert_with(|| empty(*project))
-            .new_issues
-            .push(*issue);
+        per_project.entry(*project).or_insert_with(|| empty(*project)).new_issues.push(*issue);
     }
     if per_project.is_empty() {
         return;
@@ -257,13 +210,8 @@ fn sentry_to_new_error(q: QueuedEvent) -> Option<NewError> {
 
 /// Turns a queued error into a row to store, computing its grouping.
 fn to_new_error(q: QueuedError) -> NewError {
-    let fingerprint = grouping::fingerprint(
-        q.fingerprint.as_deref(),
-        q.level,
-        q.source,
-        &q.message,
-        q.stack_trace.as_deref(),
-    );
+    let fingerprint =
+        grouping::fingerprint(q.fingerprint.as_deref(), q.level, q.source, &q.message, q.stack_trace.as_deref());
     NewError {
         title: grouping::title(&q.message),
         culprit: grouping::culprit(&q.message, q.stack_trace.as_deref(), q.url.as_deref()),

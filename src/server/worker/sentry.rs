@@ -40,18 +40,12 @@ pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
     let ev = event.as_object().unwrap_or(&empty);
     let exceptions = exceptions(ev);
     let platform = string(ev.get("platform")).unwrap_or_else(|| "other".into());
-    let sdk_name = ev
-        .get("sdk")
-        .and_then(|s| s.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let sdk_name = ev.get("sdk").and_then(|s| s.get("name")).and_then(Value::as_str).unwrap_or("");
     let message_text = message_text(ev);
     let last = exceptions.last();
     let message = match last {
         Some(e) => exception_line(e),
-        None => message_text
-            .clone()
-            .unwrap_or_else(|| "<no message>".into()),
+        None => message_text.clone().unwrap_or_else(|| "<no message>".into()),
     };
     let title = truncate(
         match last {
@@ -75,53 +69,18 @@ pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
             context.insert(key.to_owned(), v);
         }
     };
-    keep(
-        &mut context,
-        "tags",
-        Some(tags(ev.get("tags"))).filter(|t| t.as_object().is_some_and(|o| !o.is_empty())),
-    );
-    keep(
-        &mut context,
-        "user",
-        ev.get("user").cloned().filter(Value::is_object),
-    );
-    keep(
-        &mut context,
-        "breadcrumbs",
-        Some(values(ev.get("breadcrumbs")))
-            .filter(|b| !b.is_empty())
-            .map(Value::Array),
-    );
-    keep(
-        &mut context,
-        "contexts",
-        ev.get("contexts").cloned().filter(Value::is_object),
-    );
+    keep(&mut context, "tags", Some(tags(ev.get("tags"))).filter(|t| t.as_object().is_some_and(|o| !o.is_empty())));
+    keep(&mut context, "user", ev.get("user").cloned().filter(Value::is_object));
+    keep(&mut context, "breadcrumbs", Some(values(ev.get("breadcrumbs"))).filter(|b| !b.is_empty()).map(Value::Array));
+    keep(&mut context, "contexts", ev.get("contexts").cloned().filter(Value::is_object));
     keep(&mut context, "request", request);
-    keep(
-        &mut context,
-        "extra",
-        ev.get("extra")
-            .cloned()
-            .filter(|e| e.as_object().is_some_and(|o| !o.is_empty())),
-    );
-    keep(
-        &mut context,
-        "sdk",
-        ev.get("sdk").cloned().filter(Value::is_object),
-    );
+    keep(&mut context, "extra", ev.get("extra").cloned().filter(|e| e.as_object().is_some_and(|o| !o.is_empty())));
+    keep(&mut context, "sdk", ev.get("sdk").cloned().filter(Value::is_object));
     if !exceptions.is_empty() {
         context.insert("exception".into(), json!({ "values": exceptions }));
     }
-    if let Some(log) = ev
-        .get("logentry")
-        .or_else(|| ev.get("message").filter(|m| m.is_object()))
-    {
-        keep(
-            &mut context,
-            "logentry",
-            Some(log.clone()).filter(Value::is_object),
-        );
+    if let Some(log) = ev.get("logentry").or_else(|| ev.get("message").filter(|m| m.is_object())) {
+        keep(&mut context, "logentry", Some(log.clone()).filter(Value::is_object));
     }
     for key in ["transaction", "server_name", "logger", "dist", "modules"] {
         keep(&mut context, key, ev.get(key).cloned());
@@ -139,11 +98,7 @@ pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
         release: string(ev.get("release")).map(|s| truncate(&s, 256)),
         message,
         platform,
-        title: if title.is_empty() {
-            "<no message>".into()
-        } else {
-            title
-        },
+        title: if title.is_empty() { "<no message>".into() } else { title },
         culprit: truncate(&culprit, MAX_TITLE),
         grouping_key,
     }
@@ -178,10 +133,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 fn first_line(s: &str) -> &str {
-    s.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
+    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
 }
 
 fn level(v: Option<&Value>) -> Level {
@@ -220,18 +172,12 @@ fn timestamp(v: Option<&Value>) -> Option<DateTime<Utc>> {
             if let Ok(t) = DateTime::parse_from_rfc3339(s) {
                 return Some(t.with_timezone(&Utc));
             }
-            for fmt in [
-                "%Y-%m-%dT%H:%M:%S%.f",
-                "%Y-%m-%d %H:%M:%S%.f",
-                "%Y-%m-%dT%H:%M:%S",
-            ] {
+            for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"] {
                 if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
                     return Some(t.and_utc());
                 }
             }
-            s.parse::<f64>()
-                .ok()
-                .and_then(|f| timestamp(Some(&json!(f))))
+            s.parse::<f64>().ok().and_then(|f| timestamp(Some(&json!(f))))
         }
         _ => None,
     }
@@ -239,20 +185,10 @@ fn timestamp(v: Option<&Value>) -> Option<DateTime<Utc>> {
 
 /// Browser JavaScript (and other client SDKs) → frontend; server SDKs → backend.
 fn source(platform: &str, sdk_name: &str) -> Source {
-    let client_sdk = [
-        "browser",
-        "react",
-        "vue",
-        "angular",
-        "svelte",
-        "ember",
-        "cocoa",
-        "android",
-        "react-native",
-        "flutter",
-    ]
-    .iter()
-    .any(|k| sdk_name.contains(k));
+    let client_sdk =
+        ["browser", "react", "vue", "angular", "svelte", "ember", "cocoa", "android", "react-native", "flutter"]
+            .iter()
+            .any(|k| sdk_name.contains(k));
     if platform == "javascript" && !sdk_name.contains("node") || client_sdk {
         Source::Frontend
     } else {
@@ -273,15 +209,8 @@ fn exceptions(ev: &Map<String, Value>) -> Vec<Value> {
                 let thread = threads
                     .iter()
                     .find(|t| thread_id.is_some() && t.get("id") == thread_id.as_ref())
-                    .or_else(|| {
-                        threads
-                            .iter()
-                            .find(|t| t.get("crashed") == Some(&Value::Bool(true)))
-                    });
-                if let (Some(st), Some(obj)) = (
-                    thread.and_then(|t| t.get("stacktrace")).cloned(),
-                    e.as_object_mut(),
-                ) {
+                    .or_else(|| threads.iter().find(|t| t.get("crashed") == Some(&Value::Bool(true))));
+                if let (Some(st), Some(obj)) = (thread.and_then(|t| t.get("stacktrace")).cloned(), e.as_object_mut()) {
                     obj.insert("stacktrace".into(), st);
                 }
             }
@@ -309,11 +238,7 @@ fn crashing_function(e: &Value) -> Option<String> {
 /// `Type: value`, or whichever of the two exists.
 fn exception_line(e: &Value) -> String {
     let ty = string(e.get("type"));
-    let value = string(e.get("value")).or_else(|| {
-        e.get("value")
-            .filter(|v| !v.is_null())
-            .map(Value::to_string)
-    });
+    let value = string(e.get("value")).or_else(|| e.get("value").filter(|v| !v.is_null()).map(Value::to_string));
     match (ty, value) {
         (Some(t), Some(v)) => format!("{t}: {v}"),
         (Some(t), None) => t,
@@ -325,9 +250,7 @@ fn exception_line(e: &Value) -> String {
 /// The display text of a message event: `formatted`, else the template with its params, else
 /// the plain `message` string.
 fn message_text(ev: &Map<String, Value>) -> Option<String> {
-    let log = ev
-        .get("logentry")
-        .or_else(|| ev.get("message").filter(|m| m.is_object()));
+    let log = ev.get("logentry").or_else(|| ev.get("message").filter(|m| m.is_object()));
     if let Some(log) = log {
         if let Some(f) = string(log.get("formatted")) {
             return Some(f);
@@ -370,10 +293,7 @@ fn fill_params(template: &str, params: Option<&Value>) -> String {
         Some(Value::Object(map)) => {
             let mut out = template.to_owned();
             for (k, v) in map {
-                let v = v
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string());
+                let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
                 out = out.replace(&format!("{{{k}}}"), &v);
             }
             out
@@ -394,9 +314,7 @@ fn tags(v: Option<&Value>) -> Value {
         out.entry(k).or_insert(Value::String(v));
     };
     match v {
-        Some(Value::Object(map)) => map
-            .iter()
-            .for_each(|(k, v)| add(&Value::String(k.clone()), v)),
+        Some(Value::Object(map)) => map.iter().for_each(|(k, v)| add(&Value::String(k.clone()), v)),
         Some(Value::Array(pairs)) => pairs.iter().for_each(|p| {
             if let Some([k, v]) = p.as_array().map(Vec::as_slice) {
                 add(k, v);
@@ -409,9 +327,7 @@ fn tags(v: Option<&Value>) -> Value {
 
 /// `file:line:col` (or module) and the function of a frame.
 fn frame_location(f: &Value) -> String {
-    let place = string(f.get("filename"))
-        .or_else(|| string(f.get("abs_path")))
-        .or_else(|| string(f.get("module")));
+    let place = string(f.get("filename")).or_else(|| string(f.get("abs_path"))).or_else(|| string(f.get("module")));
     let function = string(f.get("function")).unwrap_or_else(|| "?".into());
     match place {
         Some(p) => format!("{p} in {function}"),
@@ -427,18 +343,15 @@ fn stack_trace(exceptions: &[Value]) -> Option<String> {
     let mut out = String::new();
     for (i, e) in exceptions.iter().enumerate() {
         if i > 0 {
-            out.push_str(
-                "\nDuring handling of the above exception, another exception occurred:\n\n",
-            );
+            out.push_str("\nDuring handling of the above exception, another exception occurred:\n\n");
         }
         let frames = frames_of(e);
         if !frames.is_empty() {
             out.push_str("Traceback (most recent call last):\n");
         }
         for f in frames {
-            let file = string(f.get("filename"))
-                .or_else(|| string(f.get("abs_path")))
-                .or_else(|| string(f.get("module")));
+            let file =
+                string(f.get("filename")).or_else(|| string(f.get("abs_path"))).or_else(|| string(f.get("module")));
             let function = string(f.get("function")).unwrap_or_else(|| "?".into());
             let mut place = file.unwrap_or_else(|| "<unknown>".into());
             if let Some(line) = f.get("lineno").and_then(Value::as_u64) {
@@ -480,23 +393,13 @@ pub fn grouping_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
     if fingerprint.is_empty() {
         return default();
     }
-    let parts: Vec<String> = fingerprint
-        .iter()
-        .map(|p| {
-            if is_default_var(p) {
-                default()
-            } else {
-                p.clone()
-            }
-        })
-        .collect();
+    let parts: Vec<String> =
+        fingerprint.iter().map(|p| if is_default_var(p) { default() } else { p.clone() }).collect();
     format!("fp\x1f{}", parts.join("\x1f"))
 }
 
 fn is_default_var(s: &str) -> bool {
-    s.strip_prefix("{{")
-        .and_then(|s| s.strip_suffix("}}"))
-        .is_some_and(|inner| inner.trim() == "default")
+    s.strip_prefix("{{").and_then(|s| s.strip_suffix("}}")).is_some_and(|inner| inner.trim() == "default")
 }
 
 fn default_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
@@ -522,9 +425,7 @@ fn default_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
         .get("logentry")
         .and_then(|l| string(l.get("message")).or_else(|| string(l.get("formatted"))))
         .or_else(|| match ev.get("message") {
-            Some(Value::Object(m)) => {
-                string(m.get("message")).or_else(|| string(m.get("formatted")))
-            }
+            Some(Value::Object(m)) => string(m.get("message")).or_else(|| string(m.get("formatted"))),
             other => string(other),
         });
     if let Some(t) = template {
@@ -536,11 +437,7 @@ fn default_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
         threads
             .iter()
             .find(|t| t.get("crashed") == Some(&Value::Bool(true)))
-            .or_else(|| {
-                threads
-                    .iter()
-                    .find(|t| t.get("current") == Some(&Value::Bool(true)))
-            })
+            .or_else(|| threads.iter().find(|t| t.get("current") == Some(&Value::Bool(true))))
             .and_then(|t| t.get("stacktrace").cloned())
     });
     if let Some(st) = stack {
@@ -554,24 +451,14 @@ fn default_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
 }
 
 fn significant_frame_tokens(frames: &[&Value]) -> Vec<String> {
-    let in_app: Vec<&&Value> = frames
-        .iter()
-        .filter(|f| f.get("in_app") == Some(&Value::Bool(true)))
-        .collect();
-    let chosen: Vec<&Value> = if in_app.is_empty() {
-        frames.to_vec()
-    } else {
-        in_app.into_iter().copied().collect()
-    };
+    let in_app: Vec<&&Value> = frames.iter().filter(|f| f.get("in_app") == Some(&Value::Bool(true))).collect();
+    let chosen: Vec<&Value> = if in_app.is_empty() { frames.to_vec() } else { in_app.into_iter().copied().collect() };
     let start = chosen.len().saturating_sub(GROUPING_FRAMES);
     chosen[start..]
         .iter()
         .filter_map(|f| {
-            let place = string(f.get("module")).or_else(|| {
-                string(f.get("filename"))
-                    .or_else(|| string(f.get("abs_path")))
-                    .map(|p| file_token(&p))
-            })?;
+            let place = string(f.get("module"))
+                .or_else(|| string(f.get("filename")).or_else(|| string(f.get("abs_path"))).map(|p| file_token(&p)))?;
             let function = string(f.get("function")).unwrap_or_else(|| "?".into());
             Some(format!("{place}:{function}"))
         })
@@ -582,19 +469,12 @@ fn significant_frame_tokens(frames: &[&Value]) -> Vec<String> {
 /// (runs of 6+ hex digits) replaced by `<h>`.
 fn file_token(path: &str) -> String {
     let path = path.split(['?', '#']).next().unwrap_or(path);
-    let base = path
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or(path)
-        .to_lowercase();
+    let base = path.rsplit(['/', '\\']).next().unwrap_or(path).to_lowercase();
     let mut out = String::with_capacity(base.len());
     let chars: Vec<char> = base.chars().collect();
     let mut i = 0;
     while i < chars.len() {
-        let run = chars[i..]
-            .iter()
-            .take_while(|c| c.is_ascii_hexdigit())
-            .count();
+        let run = chars[i..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
         if run >= 6 {
             out.push_str("<h>");
             i += run;
@@ -609,12 +489,7 @@ fn file_token(path: &str) -> String {
 
 /// §6.5 step 4: the first two non-empty lines, trimmed, with variable parts replaced.
 pub fn normalise(s: &str) -> String {
-    let text: Vec<&str> = s
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .take(2)
-        .collect();
+    let text: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).take(2).collect();
     let text = text.join("\n");
     let mut out = String::with_capacity(text.len());
     for word in split_keep(&text) {
@@ -645,18 +520,13 @@ fn split_keep(s: &str) -> Vec<&str> {
 
 /// Whole-word replacements: emails, URLs, IP addresses, ISO dates.
 fn replace_word(word: &str) -> String {
-    let trimmed =
-        word.trim_matches(|c: char| matches!(c, ',' | ';' | '(' | ')' | '[' | ']' | '<' | '>'));
+    let trimmed = word.trim_matches(|c: char| matches!(c, ',' | ';' | '(' | ')' | '[' | ']' | '<' | '>'));
     if trimmed.is_empty() || word.trim().is_empty() {
         return word.to_owned();
     }
     let replacement = if trimmed.contains("://") {
         Some("<url>")
-    } else if trimmed.contains('@')
-        && trimmed.contains('.')
-        && !trimmed.starts_with('@')
-        && !trimmed.ends_with('@')
-    {
+    } else if trimmed.contains('@') && trimmed.contains('.') && !trimmed.starts_with('@') && !trimmed.ends_with('@') {
         Some("<email>")
     } else if is_ip(trimmed) {
         Some("<ip>")
@@ -673,9 +543,8 @@ fn replace_word(word: &str) -> String {
 
 fn is_ip(s: &str) -> bool {
     s.parse::<std::net::IpAddr>().is_ok()
-        || s.rsplit_once(':').is_some_and(|(ip, port)| {
-            ip.parse::<std::net::Ipv4Addr>().is_ok() && port.parse::<u16>().is_ok()
-        })
+        || s.rsplit_once(':')
+            .is_some_and(|(ip, port)| ip.parse::<std::net::Ipv4Addr>().is_ok() && port.parse::<u16>().is_ok())
 }
 
 fn is_iso_date(s: &str) -> bool {
@@ -694,11 +563,7 @@ fn quote_strings(s: &str) -> String {
     let mut chars = s.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         // A quote that opens a word (not an apostrophe inside one) and is closed later.
-        let opens = (c == '\'' || c == '"')
-            && !s[..i]
-                .chars()
-                .next_back()
-                .is_some_and(char::is_alphanumeric);
+        let opens = (c == '\'' || c == '"') && !s[..i].chars().next_back().is_some_and(char::is_alphanumeric);
         if opens && let Some(end) = s[i + 1..].find(c) {
             out.push_str("<str>");
             let stop = i + 1 + end;
@@ -729,20 +594,14 @@ mod tests {
             {"module": "shop.cart", "function": "price_of", "in_app": true}
         ]);
         let ev = json!({"exception": {"values": [{"type": "KeyError", "value": "'sku'", "stacktrace": {"frames": frames}}]}});
-        assert_eq!(
-            key(ev.clone()),
-            "ex\x1fKeyError\x1fshop.views:checkout\x1fshop.cart:price_of"
-        );
+        assert_eq!(key(ev.clone()), "ex\x1fKeyError\x1fshop.views:checkout\x1fshop.cart:price_of");
         let mut other_value = ev.clone();
         other_value["exception"]["values"][0]["value"] = json!("'qty'");
         assert_eq!(key(other_value), key(ev.clone()));
         let mut fp = ev.clone();
         fp["fingerprint"] = json!(["{{default}}", "eu"]);
         assert_eq!(key(fp), format!("fp\x1f{}\x1feu", key(ev)));
-        assert_eq!(
-            key(json!({"message": "order 1234 failed after 3.5s"})),
-            "msg\x1forder <num> failed after <num>s"
-        );
+        assert_eq!(key(json!({"message": "order 1234 failed after 3.5s"})), "msg\x1forder <num> failed after <num>s");
     }
 
     #[test]
@@ -751,10 +610,7 @@ mod tests {
         let b = key(json!({"message": "a", "fingerprint": ["{{default}}", "x"]}));
         assert_eq!(a, b);
         assert_ne!(a, key(json!({"message": "a"})));
-        assert_eq!(
-            key(json!({"message": "x", "fingerprint": ["a", 3.0, true, null]})),
-            "fp\x1fa\x1f3\x1fTrue"
-        );
+        assert_eq!(key(json!({"message": "x", "fingerprint": ["a", 3.0, true, null]})), "fp\x1fa\x1f3\x1fTrue");
         assert_eq!(key(json!({"message": "x", "fingerprint": []})), "msg\x1fx");
         assert_eq!(
             key(json!({"fingerprint": ["a", "b"], "message": "one"})),
@@ -765,14 +621,8 @@ mod tests {
     #[test]
     fn browser_file_tokens_drop_build_hashes() {
         let ev = |file: &str| json!({"exception": [{"type": "TypeError", "stacktrace": {"frames": [{"filename": file, "function": "render"}]}}]});
-        assert_eq!(
-            key(ev("https://cdn.example/static/main.3f2a1c9b.js?v=2")),
-            "ex\x1fTypeError\x1fmain.<h>.js:render"
-        );
-        assert_eq!(
-            key(ev("https://cdn.example/static/main.3f2a1c9b.js")),
-            key(ev("/x/MAIN.ffee0012.js"))
-        );
+        assert_eq!(key(ev("https://cdn.example/static/main.3f2a1c9b.js?v=2")), "ex\x1fTypeError\x1fmain.<h>.js:render");
+        assert_eq!(key(ev("https://cdn.example/static/main.3f2a1c9b.js")), key(ev("/x/MAIN.ffee0012.js")));
     }
 
     #[test]
@@ -783,10 +633,7 @@ mod tests {
             ),
             "user <email> from <ip> at <date> called <url> with <str> id <uuid>"
         );
-        assert_eq!(
-            normalise("line one\n\n  line two  \nline three"),
-            "line one\nline two"
-        );
+        assert_eq!(normalise("line one\n\n  line two  \nline three"), "line one\nline two");
     }
 
     #[test]
@@ -805,10 +652,7 @@ mod tests {
         assert_eq!(canonical, variant);
         let single = normalize(&json!({"exception": {"type": "E", "value": "v"}}), now);
         assert_eq!(single.message, "E: v");
-        assert_eq!(
-            normalize(&json!({"timestamp": "2025-03-04T10:15:00"}), now).timestamp,
-            canonical.timestamp
-        );
+        assert_eq!(normalize(&json!({"timestamp": "2025-03-04T10:15:00"}), now).timestamp, canonical.timestamp);
         for (raw, level) in [
             (json!("critical"), Level::Fatal),
             (json!(40), Level::Error),
@@ -839,10 +683,7 @@ mod tests {
         assert_eq!(n.culprit, "lib.py in parse");
         assert_eq!(n.source, Source::Backend);
         let trace = n.stack_trace.unwrap();
-        assert!(
-            trace.find("main (app.py:3)").unwrap() < trace.find("parse (lib.py:10:4)").unwrap(),
-            "{trace}"
-        );
+        assert!(trace.find("main (app.py:3)").unwrap() < trace.find("parse (lib.py:10:4)").unwrap(), "{trace}");
         assert!(trace.ends_with("ValueError: bad\nsecond line"));
         let log = normalize(
             &json!({"logentry": {"message": "user %s not found (%d%%)", "params": ["42", 7]}, "platform": "javascript"}),
@@ -852,16 +693,9 @@ mod tests {
         assert_eq!(log.source, Source::Frontend);
         assert_eq!(log.grouping_key, "msg\x1fuser %s not found (%d%%)");
         assert_eq!(
-            normalize(
-                &json!({"message": {"message": "hi {name}", "params": {"name": "bo"}}}),
-                now
-            )
-            .message,
+            normalize(&json!({"message": {"message": "hi {name}", "params": {"name": "bo"}}}), now).message,
             "hi bo"
         );
-        assert_eq!(
-            normalize(&json!(["not", "an", "object"]), now).title,
-            "<no message>"
-        );
+        assert_eq!(normalize(&json!(["not", "an", "object"]), now).title, "<no message>");
     }
 }

@@ -1,3 +1,4 @@
 //! One component per route.
 
-pub mod home;
+pub mod issue;
+pub mod issues;

@@ -1,0 +1,90 @@
+//! The dashboard's issue calls: list (with the URL's query), one issue with an event, triage.
+
+use crate::model::{AppError, ErrorId, IssueDetail, IssueId, IssuePage, IssueStatus, Stats};
+use leptos::prelude::*;
+
+/// The project the dashboard shows (the `default` one until projects can be chosen).
+#[cfg(feature = "ssr")]
+async fn project(st: &crate::server::AppState) -> Result<crate::model::ProjectId, AppError> {
+    use crate::server::{db, error::ServerError};
+    Ok(db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?.id)
+}
+
+/// A page of issues for a URL query string such as `status=all&level=fatal&page=2`.
+#[server]
+pub async fn list_issues(query: String) -> Result<IssuePage, AppError> {
+    use crate::model::{IssueQuery, IssueSummary};
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let project = project(&st).await?;
+    let q = IssueQuery::from_query(&query);
+    let now = chrono::Utc::now();
+    let (issues, total) =
+        db::issues::list(&st.db, project, &q.filter(now), q.sort, q.page()).await.map_err(ServerError::from)?;
+    let ids: Vec<IssueId> = issues.iter().map(|i| i.id).collect();
+    let mut extra = db::issues::users_and_trends(&st.db, &ids, now).await.map_err(ServerError::from)?;
+    let issues = issues
+        .into_iter()
+        .map(|issue| {
+            let (users, trend) = extra.remove(&issue.id).unwrap_or((0, vec![0; 24]));
+            IssueSummary { issue, users, trend }
+        })
+        .collect();
+    Ok(IssuePage { issues, total, page: q.page, per_page: q.per_page, now })
+}
+
+/// The project's totals.
+#[server]
+pub async fn get_stats() -> Result<Stats, AppError> {
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let project = project(&st).await?;
+    Ok(db::stats::for_project(&st.db, project).await.map_err(ServerError::from)?)
+}
+
+/// One issue with the event `event` (or its latest).
+#[server]
+pub async fn get_issue(id: IssueId, event: Option<ErrorId>) -> Result<IssueDetail, AppError> {
+    use crate::model::IssueSummary;
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let project = project(&st).await?;
+    let issue = db::issues::get(&st.db, project, id).await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    let now = chrono::Utc::now();
+    let (users, trend) = db::issues::users_and_trends(&st.db, &[id], now)
+        .await
+        .map_err(ServerError::from)?
+        .remove(&id)
+        .unwrap_or((0, vec![0; 24]));
+    let (event, position, older, newer) =
+        db::errors::in_issue(&st.db, project, id, event).await.map_err(ServerError::from)?;
+    Ok(IssueDetail { summary: IssueSummary { issue, users, trend }, event, older, newer, position, now })
+}
+
+/// Resolves, reopens or ignores an issue.
+#[server]
+pub async fn set_issue_status(id: IssueId, status: IssueStatus) -> Result<(), AppError> {
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let project = project(&st).await?;
+    db::issues::set_status(&st.db, project, id, status).await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    if let Err(e) = st.cache.invalidate(&[project]).await {
+        tracing::error!(error = %e, "could not invalidate the cache");
+    }
+    Ok(())
+}
+
+/// Deletes an issue with all its errors.
+#[server]
+pub async fn delete_issue(id: IssueId) -> Result<(), AppError> {
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let project = project(&st).await?;
+    if !db::issues::delete(&st.db, project, id).await.map_err(ServerError::from)? {
+        return Err(AppError::NotFound);
+    }
+    if let Err(e) = st.cache.invalidate(&[project]).await {
+        tracing::error!(error = %e, "could not invalidate the cache");
+    }
+    Ok(())
+}

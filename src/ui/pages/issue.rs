@@ -1,0 +1,134 @@
+//! One issue: its numbers, its last 24 hours, one event in full with navigation to older and
+//! newer ones, and the triage actions (resolve, reopen, ignore, delete).
+
+use crate::api::issues::{delete_issue, get_issue, set_issue_status};
+use crate::model::{ErrorId, IssueDetail, IssueId, IssueStatus};
+use crate::ui::components::event_view::EventView;
+use crate::ui::components::{Ago, LevelBadge, Trend};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+#[component]
+pub fn IssuePage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<IssueId>().ok()));
+    let event = Memo::new(move |_| query.read().get("event").and_then(|s| s.parse::<ErrorId>().ok()));
+    let set_status = Action::new(|(id, status): &(IssueId, IssueStatus)| set_issue_status(*id, *status));
+    let delete = Action::new(|id: &IssueId| delete_issue(*id));
+    let detail = Resource::new(
+        move || (id.get(), event.get(), set_status.version().get()),
+        |(id, event, _)| async move {
+            match id {
+                Some(id) => get_issue(id, event).await,
+                None => Err(crate::model::AppError::NotFound),
+            }
+        },
+    );
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if matches!(delete.value().get(), Some(Ok(()))) {
+            navigate("/", Default::default());
+        }
+    });
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <section id="issue" data-hydrated=move || hydrated.get().to_string()>
+            <p><A href="/">"← All issues"</A></p>
+            <Transition fallback=|| view! { <p class="loading">"Loading issue…"</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(d) => view! { <IssueView detail=d set_status=set_status delete=delete /> }.into_any(),
+                        Err(crate::model::AppError::NotFound) => view! { <p class="empty" role="alert">"This issue does not exist (or was deleted)."</p> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{format!("Issue unavailable: {e}")}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+type StatusAction = Action<(IssueId, IssueStatus), Result<(), crate::model::AppError>>;
+type DeleteAction = Action<IssueId, Result<(), crate::model::AppError>>;
+
+#[component]
+fn IssueView(detail: IssueDetail, set_status: StatusAction, delete: DeleteAction) -> impl IntoView {
+    let i = detail.summary.issue;
+    let id = i.id;
+    let now = detail.now;
+    let status = i.status;
+    let pending = move || set_status.pending().get() || delete.pending().get();
+    let failed = move || {
+        let s = set_status.value().get().and_then(Result::err);
+        let d = delete.value().get().and_then(Result::err);
+        s.or(d).map(|e| view! { <p class="error" role="alert">{format!("The change failed: {e}")}</p> })
+    };
+    let action_button = move |label: &'static str, target: IssueStatus| {
+        view! {
+            <button type="button" disabled=pending on:click=move |_| { set_status.dispatch((id, target)); }>{label}</button>
+        }
+    };
+    let nav = |target: Option<ErrorId>, label: &'static str, rel: &'static str| match target {
+        Some(e) => view! { <A href=format!("/issues/{id}?event={e}") attr:rel=rel>{label}</A> }.into_any(),
+        None => view! { <span class="disabled" aria-disabled="true">{label}</span> }.into_any(),
+    };
+    view! {
+        <header class="issue-head">
+            <div class="issue-title-line">
+                <LevelBadge level=i.level />
+                <h1 id="issue-title">{i.title}</h1>
+            </div>
+            <p class="culprit">{i.culprit}</p>
+            <p class="issue-meta">
+                <span class=format!("status status-{status}") id="issue-status">{status.as_str()}</span>
+                <span>{format!("{} events", i.count)}</span>
+                <span>{format!("{} users", detail.summary.users)}</span>
+                <span>"first seen "<Ago at=i.first_seen now=now /></span>
+                <span>"last seen "<Ago at=i.last_seen now=now /></span>
+            </p>
+            <div class="actions">
+                {match status {
+                    IssueStatus::Unresolved => view! { {action_button("Resolve", IssueStatus::Resolved)} {action_button("Ignore", IssueStatus::Ignored)} }.into_any(),
+                    IssueStatus::Resolved | IssueStatus::Ignored => action_button("Reopen", IssueStatus::Unresolved).into_any(),
+                }}
+                <button
+                    type="button"
+                    class="danger"
+                    disabled=pending
+                    on:click=move |_| {
+                        if confirm_delete() {
+                            delete.dispatch(id);
+                        }
+                    }
+                >
+                    "Delete"
+                </button>
+            </div>
+            {failed}
+            <div class="issue-trend"><span class="label">"Last 24 hours"</span><Trend counts=detail.summary.trend /></div>
+        </header>
+        <nav class="event-nav" aria-label="Events of this issue">
+            {nav(detail.newer, "← Newer", "prev")}
+            <span>{format!("event {} of {}", detail.position, i.count)}</span>
+            {nav(detail.older, "Older →", "next")}
+        </nav>
+        {match detail.event {
+            Some(e) => view! { <EventView event=e /> }.into_any(),
+            None => view! { <p class="empty">"This issue has no events left."</p> }.into_any(),
+        }}
+    }
+}
+
+/// Asks the person before deleting (in the browser; always yes where there is no window).
+fn confirm_delete() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        leptos::prelude::window().confirm_with_message("Delete this issue and all its events?").unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        true
+    }
+}

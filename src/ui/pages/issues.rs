@@ -1,0 +1,209 @@
+//! The home page: totals, then the issues matching the filters in the URL, with pagination.
+
+use crate::api::issues::{get_stats, list_issues};
+use crate::model::{IssuePage, IssueQuery, IssueSort, IssueStatus, Level, Period, Source, Stats};
+use crate::ui::components::{Ago, LevelBadge, Trend};
+use leptos::prelude::*;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::use_location;
+
+#[component]
+pub fn IssuesPage() -> impl IntoView {
+    let location = use_location();
+    let search = location.search;
+    let query = Memo::new(move |_| IssueQuery::from_query(&search.get()));
+    let issues = Resource::new(move || search.get(), list_issues);
+    let stats = Resource::new(|| (), |_| get_stats());
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <section id="issues" data-hydrated=move || hydrated.get().to_string()>
+            <Transition fallback=|| view! { <div class="cards loading">"Loading totals…"</div> }>
+                {move || Suspend::new(async move {
+                    match stats.await {
+                        Ok(s) => view! { <StatsCards stats=s /> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{format!("Totals unavailable: {e}")}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <h1>"Issues"</h1>
+            {move || view! { <Filters query=query.get() /> }}
+            <Transition fallback=|| view! { <p class="loading">"Loading issues…"</p> }>
+                {move || Suspend::new(async move {
+                    match issues.await {
+                        Ok(page) => view! { <IssueTable page=page query=query.get_untracked() /> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{format!("Issues unavailable: {e}")}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn StatsCards(stats: Stats) -> impl IntoView {
+    let l = stats.by_level;
+    view! {
+        <div class="cards">
+            <div class="card"><span class="label">"Total errors"</span><span class="value" id="total-errors">{stats.total}</span></div>
+            <div class="card"><span class="label">"Unresolved issues"</span><span class="value" id="unresolved-issues">{stats.issues.unresolved}</span></div>
+            <div class="card"><span class="label">"Errors, last 24 h"</span><span class="value">{stats.last_24h}</span></div>
+            <div class="card levels">
+                <span class="label">"By level"</span>
+                <span class="level-counts">
+                    <span class="level-fatal">{format!("fatal {}", l.fatal)}</span>
+                    <span class="level-error">{format!("error {}", l.error)}</span>
+                    <span class="level-warning">{format!("warning {}", l.warning)}</span>
+                    <span class="level-info">{format!("info {}", l.info)}</span>
+                    <span class="level-debug">{format!("debug {}", l.debug)}</span>
+                </span>
+            </div>
+        </div>
+    }
+}
+
+/// A `<select>` whose options are `(value, label)`; the current value is selected.
+#[component]
+fn Select(name: &'static str, label: &'static str, options: Vec<(String, String)>, current: String) -> impl IntoView {
+    let id = format!("filter-{name}");
+    view! {
+        <label for=id.clone()>{label}</label>
+        <select id=id name=name>
+            {options.into_iter().map(|(value, text)| {
+                let selected = value == current;
+                view! { <option value=value selected=selected>{text}</option> }
+            }).collect_view()}
+        </select>
+    }
+}
+
+fn words<T: Copy>(all: &[T], word: fn(T) -> &'static str, any: &str) -> Vec<(String, String)> {
+    std::iter::once((String::new(), any.to_owned()))
+        .chain(all.iter().map(|v| (word(*v).to_owned(), word(*v).to_owned())))
+        .collect()
+}
+
+#[component]
+fn Filters(query: IssueQuery) -> impl IntoView {
+    let statuses: Vec<(String, String)> = IssueStatus::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), s.as_str().to_owned()))
+        .chain(std::iter::once(("all".to_owned(), "all".to_owned())))
+        .collect();
+    let periods: Vec<(String, String)> = [
+        (Period::All, "any time"),
+        (Period::Hour, "last hour"),
+        (Period::Day, "last 24 h"),
+        (Period::Week, "last 7 days"),
+        (Period::Month, "last 30 days"),
+        (Period::Custom, "custom…"),
+    ]
+    .iter()
+    .map(|(p, l)| (p.as_str().to_owned(), (*l).to_owned()))
+    .collect();
+    let sorts: Vec<(String, String)> =
+        [(IssueSort::LastSeen, "last seen"), (IssueSort::FirstSeen, "first seen"), (IssueSort::Count, "events")]
+            .iter()
+            .map(|(s, l)| (s.as_str().to_owned(), (*l).to_owned()))
+            .collect();
+    let custom = query.period == Period::Custom;
+    view! {
+        <Form action="/" method="GET">
+            <div class="filters" role="search">
+                <span class="field search">
+                    <label for="filter-q">"Search"</label>
+                    <input id="filter-q" type="search" name="q" placeholder="title, message or culprit" value=query.q.clone().unwrap_or_default() />
+                </span>
+                <span class="field"><Select name="status" label="Status" options=statuses current=query.status.map_or("all".to_owned(), |s| s.as_str().to_owned()) /></span>
+                <span class="field"><Select name="level" label="Level" options=words(Level::ALL, Level::as_str, "any level") current=query.level.map(|l| l.as_str().to_owned()).unwrap_or_default() /></span>
+                <span class="field"><Select name="source" label="Source" options=words(Source::ALL, Source::as_str, "any source") current=query.source.map(|s| s.as_str().to_owned()).unwrap_or_default() /></span>
+                <span class="field">
+                    <label for="filter-environment">"Environment"</label>
+                    <input id="filter-environment" name="environment" value=query.environment.clone().unwrap_or_default() />
+                </span>
+                <span class="field">
+                    <label for="filter-release">"Release"</label>
+                    <input id="filter-release" name="release" value=query.release.clone().unwrap_or_default() />
+                </span>
+                <span class="field"><Select name="period" label="Time range" options=periods current=query.period.as_str().to_owned() /></span>
+                <span class="field" class:hidden=!custom>
+                    <label for="filter-since">"From"</label>
+                    <input id="filter-since" type="date" name="since" value=query.since.clone().unwrap_or_default() />
+                </span>
+                <span class="field" class:hidden=!custom>
+                    <label for="filter-until">"To"</label>
+                    <input id="filter-until" type="date" name="until" value=query.until.clone().unwrap_or_default() />
+                </span>
+                <span class="field"><Select name="sort" label="Sort by" options=sorts current=query.sort.as_str().to_owned() /></span>
+                <button type="submit" class="primary">"Apply"</button>
+                <a class="reset" href="/">"Reset"</a>
+            </div>
+        </Form>
+    }
+}
+
+#[component]
+fn IssueTable(page: IssuePage, query: IssueQuery) -> impl IntoView {
+    let now = page.now;
+    let last_page = ((page.total + page.per_page - 1) / page.per_page).max(1);
+    let first_row = if page.total == 0 { 0 } else { (page.page - 1) * page.per_page + 1 };
+    let last_row = ((page.page - 1) * page.per_page + page.issues.len() as i64).min(page.total);
+    let href = move |p: i64| {
+        let q = query.with_page(p).to_query();
+        if q.is_empty() { "/".to_owned() } else { format!("/?{q}") }
+    };
+    if page.issues.is_empty() {
+        return view! {
+            <div class="empty" id="no-issues">
+                <p><strong>"No issues match."</strong></p>
+                <p>
+                    "Point a Sentry SDK at this project's DSN (see "<code>"GET /api/projects"</code>"), or post an error: "
+                    <code>"curl -X POST http://127.0.0.1:3000/api/errors -H 'X-API-Key: test-api-key' -H 'Content-Type: application/json' -d '{\"message\":\"hello\"}'"</code>
+                </p>
+            </div>
+        }
+        .into_any();
+    }
+    view! {
+        <table class="issues">
+            <thead>
+                <tr>
+                    <th scope="col">"Issue"</th>
+                    <th scope="col" class="num">"Events"</th>
+                    <th scope="col" class="num">"Users"</th>
+                    <th scope="col">"Last 24 h"</th>
+                    <th scope="col">"Seen"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {page.issues.into_iter().map(|s| {
+                    let i = s.issue;
+                    view! {
+                        <tr class="issue-row" data-issue-id=i.id.to_string()>
+                            <td class="issue-main">
+                                <LevelBadge level=i.level />
+                                <A href=format!("/issues/{}", i.id) attr:class="issue-title">{i.title}</A>
+                                <span class="culprit">{i.culprit}</span>
+                                {(i.status != IssueStatus::Unresolved).then(|| view! { <span class=format!("status status-{}", i.status)>{i.status.as_str()}</span> })}
+                            </td>
+                            <td class="num">{i.count}</td>
+                            <td class="num">{s.users}</td>
+                            <td><Trend counts=s.trend /></td>
+                            <td class="seen">
+                                <span>"last "<Ago at=i.last_seen now=now /></span>
+                                <span>"first "<Ago at=i.first_seen now=now /></span>
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            <span id="page-info">{format!("{first_row}–{last_row} of {}", page.total)}</span>
+            {(page.page > 1).then(|| view! { <A href=href(page.page - 1) attr:rel="prev">"← Previous"</A> })}
+            <span>{format!("page {} of {last_page}", page.page)}</span>
+            {(page.page < last_page).then(|| view! { <A href=href(page.page + 1) attr:rel="next">"Next →"</A> })}
+        </nav>
+    }
+    .into_any()
+}
