@@ -49,7 +49,12 @@ pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
     };
     let title = truncate(
         match last {
-            Some(e) if is_synthetic(e) => crashing_function(e).unwrap_or_else(|| exception_line(e)),
+            // A synthetic exception (JavaScript's captureMessage sends one) has no meaningful
+            // type: the event's message, else the crashing function names it.
+            Some(e) if is_synthetic(e) => message_text
+                .clone()
+                .or_else(|| crashing_function(e).filter(|f| f != "?"))
+                .unwrap_or_else(|| exception_line(e)),
             Some(e) => first_line(&exception_line(e)).to_owned(),
             None => first_line(&message).to_owned(),
         }
@@ -697,5 +702,11 @@ mod tests {
             "hi bo"
         );
         assert_eq!(normalize(&json!(["not", "an", "object"]), now).title, "<no message>");
+        let js_message = json!({"message": "export slow", "exception": {"values": [{"value": "export slow",
+            "mechanism": {"type": "generic", "synthetic": true}, "stacktrace": {"frames": [{"function": "?"}]}}]}});
+        assert_eq!(normalize(&js_message, now).title, "export slow");
+        let signal = json!({"exception": {"values": [{"type": "SIGSEGV", "mechanism": {"synthetic": true},
+            "stacktrace": {"frames": [{"function": "main"}, {"function": "render_frame"}]}}]}});
+        assert_eq!(normalize(&signal, now).title, "render_frame");
     }
 }

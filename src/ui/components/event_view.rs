@@ -210,6 +210,7 @@ fn Breadcrumbs(crumbs: Vec<Value>) -> impl IntoView {
                     {crumbs.into_iter().map(|c| {
                         let when = match &c["timestamp"] {
                             Value::Number(n) => n.as_f64().and_then(|s| chrono::DateTime::from_timestamp_millis((s * 1000.0) as i64)).map(|t| t.format("%H:%M:%S%.3f").to_string()).unwrap_or_default(),
+                            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s).map(|t| t.format("%H:%M:%S%.3f").to_string()).unwrap_or_else(|_| s.clone()),
                             other => text(other),
                         };
                         let category = [text(&c["category"]), text(&c["type"])].into_iter().find(|s| !s.is_empty()).unwrap_or_else(|| "default".into());

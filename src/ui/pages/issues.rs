@@ -186,8 +186,8 @@ fn IssueTable(page: IssuePage, query: IssueQuery) -> impl IntoView {
                                 <span class="culprit">{i.culprit}</span>
                                 {(i.status != IssueStatus::Unresolved).then(|| view! { <span class=format!("status status-{}", i.status)>{i.status.as_str()}</span> })}
                             </td>
-                            <td class="num">{i.count}</td>
-                            <td class="num">{s.users}</td>
+                            <td class="num" data-label="events">{i.count}</td>
+                            <td class="num" data-label="users">{s.users}</td>
                             <td><Trend counts=s.trend /></td>
                             <td class="seen">
                                 <span>"last "<Ago at=i.last_seen now=now /></span>
