@@ -55,13 +55,18 @@ impl Default for IssueQuery {
     }
 }
 
+/// A bound of a custom period; `None` for anything unreadable or outside years 1970–9999.
 fn parse_time(s: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    let day = if end_of_day { day.succ_opt()? } else { day };
-    Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+    use chrono::Datelike;
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) => {
+            let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+            let day = if end_of_day { day.succ_opt()? } else { day };
+            day.and_hms_opt(0, 0, 0)?.and_utc()
+        }
+    };
+    (1970..=9999).contains(&t.year()).then_some(t)
 }
 
 impl IssueQuery {
@@ -240,6 +245,7 @@ mod tests {
         assert_eq!(q.period, Period::All);
         assert_eq!(q.status, Some(IssueStatus::Unresolved));
         assert_eq!(decode("%zz%4"), "%zz%4");
+        assert_eq!(IssueQuery::from_query("period=custom&since=-5000-01-01").filter(Utc::now()).since, None);
     }
 
     #[test]

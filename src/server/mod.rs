@@ -38,3 +38,25 @@ pub fn sha256_hex(s: &str) -> String {
     }
     out
 }
+
+/// Removes NUL characters (which PostgreSQL cannot store in text or jsonb) from a text.
+pub fn strip_nul(s: String) -> String {
+    if s.contains('\0') { s.replace('\0', "") } else { s }
+}
+
+/// Removes NUL characters from every string and key of a JSON value.
+pub fn strip_nul_in(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', ""),
+        Value::Array(items) => items.iter_mut().for_each(strip_nul_in),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                let old = std::mem::take(map);
+                *map = old.into_iter().map(|(k, v)| (k.replace('\0', ""), v)).collect();
+            }
+            map.values_mut().for_each(strip_nul_in);
+        }
+        _ => {}
+    }
+}

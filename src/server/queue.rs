@@ -39,7 +39,7 @@ pub struct QueuedError {
     pub platform: Option<String>,
 }
 
-/// A Sentry event as an SDK sent it (the `event` item's JSON, unparsed), with what ingest knew.
+/// A Sentry event as an SDK sent it (the `event` item's JSON), with what ingest knew.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct QueuedEvent {
     pub id: ErrorId,
@@ -47,7 +47,7 @@ pub struct QueuedEvent {
     pub received_at: DateTime<Utc>,
     /// The event id SDKs know the event by (envelope header, else payload, else new).
     pub event_id: uuid::Uuid,
-    pub event: Box<serde_json::value::RawValue>,
+    pub event: serde_json::Value,
 }
 
 /// One stream entry: an error from the REST API or an event from a Sentry SDK.

@@ -540,3 +540,54 @@ async fn a_rotated_dsn_key_replaces_the_old_one(pool: PgPool) {
     assert_eq!(other.status, StatusCode::NOT_FOUND);
     assert_eq!(stored_events(&app).await.len(), 2);
 }
+
+#[sqlx::test]
+async fn hostile_event_contents_are_refused_or_repaired_never_lost_or_500(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let auth = sentry_auth(&app).await;
+    let raw_item = |payload: &str| format!("{{}}\n{{\"type\":\"event\"}}\n{payload}");
+    // JSON the worker could not read is refused at the door, not accepted and lost.
+    for bad in [r#"{"message":"\ud800"}"#, r#"{"extra":{"n":1e400}}"#, "[1,2]", "\"text\""] {
+        let a = send_envelope(&app, &auth, raw_item(bad)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}: {}", a.body);
+    }
+    let store = format!("/api/{}/store/", app.project);
+    let a = Post::new(store, r#"{"event_id":"not-an-id","message":"m"}"#)
+        .header("x-sentry-auth", auth.clone())
+        .send(&app)
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    // Malformed keys are refused without a lookup.
+    let a =
+        Post::new(format!("{}?sentry_key=%00", envelope_path(&app)), raw_item(r#"{"message":"m"}"#)).send(&app).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = Post::new(envelope_path(&app), raw_item(r#"{"message":"m"}"#))
+        .header("x-sentry-auth", "Sentry sentry_key=".to_owned() + &"k".repeat(5000))
+        .send(&app)
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+
+    // NUL characters (which PostgreSQL cannot store) are removed; an impossible clock is not believed.
+    let nul = json!({"message": "nul\u{0} inside", "tags": {"k\u{0}": "v\u{0}"}, "extra": {"x": "\u{0}"}, "timestamp": 32503000000.0_f64});
+    let a = send_envelope(&app, &auth, envelope(json!({}), &[event_item(nul)])).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let old = json!({"message": "from the year -5000", "timestamp": "-5000-01-01T00:00:00"});
+    assert_eq!(send_envelope(&app, &auth, envelope(json!({}), &[event_item(old)])).await.status, StatusCode::OK);
+    let events = stored_events(&app).await;
+    assert_eq!(events.len(), 2, "both repaired events were stored");
+    let nul = events.iter().find(|e| e["message"] == "nul inside").unwrap();
+    assert_eq!(nul["context"]["tags"], json!({"k": "v"}));
+    for e in &events {
+        let t = chrono::DateTime::parse_from_rfc3339(e["timestamp"].as_str().unwrap()).unwrap();
+        assert!((chrono::Utc::now() - t.to_utc()).num_minutes().abs() < 5, "{t}");
+    }
+    let dead: i64 = {
+        let mut conn = app.state.redis.get().await.unwrap();
+        deadpool_redis::redis::cmd("XLEN")
+            .arg(format!("{}:events:dead", app.state.settings.redis_prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(dead, 0);
+}

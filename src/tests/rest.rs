@@ -114,6 +114,8 @@ async fn every_client_mistake_gets_its_status_and_a_json_error(pool: PgPool) {
         let field = query.split('=').next().unwrap();
         assert!(a.body["error"]["message"].as_str().unwrap().starts_with(field), "{query}: {}", a.body);
     }
+    let a = app.get("/api/errors?q=%00").await;
+    assert_eq!((a.status, a.error_code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
     let a = app.get("/api/issues?sort=popularity").await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -350,4 +352,14 @@ async fn a_revoked_key_is_refused_once_the_key_cache_expires(pool: PgPool) {
     assert_eq!(app.get("/api/stats").await.status, StatusCode::OK);
     assert!(faultline::server::db::api_keys::revoke(&app.state.db, KEY).await.unwrap());
     assert_eq!(app.get("/api/stats").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[sqlx::test]
+async fn a_full_queue_answers_429_with_retry_after(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |s| s.max_queue_depth = 0).await;
+    app.post_error(json!({"message": "fills the queue"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let a = app.post_raw(Some(KEY), json!({"message": "one too many"}).to_string()).await;
+    assert_eq!((a.status, a.error_code()), (StatusCode::TOO_MANY_REQUESTS, "queue_full"));
+    assert_eq!(a.header("retry-after"), Some("60"));
 }

@@ -15,8 +15,8 @@ pub struct RequestAuth {
 /// `name=value` pairs of a `Sentry k=v, k=v` header value (the `Sentry` word is optional).
 fn header_pairs(value: &str) -> Vec<(String, String)> {
     let value = value.trim();
-    let body = match value.get(..6) {
-        Some(word) if word.eq_ignore_ascii_case("sentry") => &value[6..],
+    let body = match (value.get(..6), value[6.min(value.len())..].chars().next()) {
+        (Some(word), Some(c)) if word.eq_ignore_ascii_case("sentry") && c.is_whitespace() => &value[6..],
         _ => value,
     };
     body.split(',')
@@ -38,7 +38,7 @@ pub fn request_auth(headers: &HeaderMap, query: Option<&str>) -> Result<RequestA
         sources.push(header_pairs(v));
     }
     if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok())
-        && v.trim_start().get(..6).is_some_and(|w| w.eq_ignore_ascii_case("sentry"))
+        && v.trim_start().get(..7).is_some_and(|w| w[..6].eq_ignore_ascii_case("sentry") && w.ends_with(' '))
     {
         sources.push(header_pairs(v));
     }
@@ -91,6 +91,13 @@ mod tests {
         let q = request_auth(&HeaderMap::new(), Some("sentry_version=7&sentry_key=abc&sentry_client=x")).unwrap();
         assert_eq!(q.key.as_deref(), Some("abc"));
         assert_eq!(request_auth(&HeaderMap::new(), None).unwrap().key, None);
+    }
+
+    #[test]
+    fn the_sentry_word_is_optional_in_the_auth_header() {
+        let mut h = HeaderMap::new();
+        h.insert("x-sentry-auth", HeaderValue::from_static("sentry_key=abc,sentry_version=7"));
+        assert_eq!(request_auth(&h, None).unwrap().key.as_deref(), Some("abc"));
     }
 
     #[test]

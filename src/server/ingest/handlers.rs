@@ -4,7 +4,7 @@ use super::auth::{dsn_key, request_auth};
 use super::decode::{MAX_DECODED, decode, read_raw};
 use super::envelope;
 use super::error::IngestError;
-use crate::model::{ErrorId, ProjectId};
+use crate::model::{ErrorId, ProjectId, ProjectKey};
 use crate::server::queue::{QueuedEntry, QueuedEvent};
 use crate::server::state::AppState;
 use axum::Json;
@@ -13,7 +13,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use chrono::Utc;
 use deadpool_redis::redis;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -28,8 +27,12 @@ fn content_encoding(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok())
 }
 
-/// Checks that `key` is the public key of `project`: 403 otherwise.
+/// Checks that `key` is the public key of `project`: 403 otherwise (a malformed key included,
+/// which is never looked up).
 async fn check_key(state: &AppState, project: ProjectId, key: &str) -> Result<(), IngestError> {
+    if ProjectKey::parse(key).is_err() {
+        return Err(IngestError::WrongKey);
+    }
     let owner = state.keys.project_of_dsn_key(&state.db, state.settings.key_cache_ttl, key).await?;
     if owner == Some(project) { Ok(()) } else { Err(IngestError::WrongKey) }
 }
@@ -108,15 +111,6 @@ pub async fn store(
     Ok(Json(json!({ "id": id.simple().to_string() })))
 }
 
-/// The little ingest reads of an event: its id and whether it is a transaction.
-#[derive(Deserialize)]
-struct MinimalEvent {
-    #[serde(default)]
-    event_id: Option<Value>,
-    #[serde(default, rename = "type")]
-    kind: Option<Value>,
-}
-
 /// Checks an event item, picks its id (header, payload, new), applies the rate limit and the
 /// queue's depth limit, and queues it. Transactions are accepted and dropped.
 async fn accept_event(
@@ -125,12 +119,22 @@ async fn accept_event(
     header_id: Option<Uuid>,
     payload: &[u8],
 ) -> Result<Uuid, IngestError> {
-    let raw: Box<serde_json::value::RawValue> =
-        serde_json::from_slice(payload).map_err(|e| IngestError::BadEvent(e.to_string()))?;
-    let minimal: MinimalEvent = serde_json::from_str(raw.get()).map_err(|e| IngestError::BadEvent(e.to_string()))?;
-    let event_id =
-        header_id.or_else(|| minimal.event_id.as_ref().and_then(parse_event_id)).unwrap_or_else(Uuid::new_v4);
-    if minimal.kind.as_ref().and_then(Value::as_str) == Some("transaction") {
+    // Fully parsed here, so an event the worker could not read is refused now, not lost later.
+    let event: Value = serde_json::from_slice(payload).map_err(|e| IngestError::BadEvent(e.to_string()))?;
+    let Some(obj) = event.as_object() else {
+        return Err(IngestError::BadEvent("the event is not a JSON object".into()));
+    };
+    let payload_id = match obj.get("event_id") {
+        None | Some(Value::Null) => None,
+        Some(v) => match parse_event_id(v) {
+            Some(id) => Some(id),
+            // On /store/ the body's id is the only one: a malformed one is the client's mistake.
+            None if header_id.is_none() => return Err(IngestError::BadEvent("event_id is not a UUID".into())),
+            None => None,
+        },
+    };
+    let event_id = header_id.or(payload_id).unwrap_or_else(Uuid::new_v4);
+    if obj.get("type").and_then(Value::as_str) == Some("transaction") {
         return Ok(event_id);
     }
     check_rate_limit(state, project).await?;
@@ -142,7 +146,7 @@ async fn accept_event(
         project_id: project,
         received_at: Utc::now(),
         event_id,
-        event: raw,
+        event,
     });
     state.queue.push(&entry).await?;
     Ok(event_id)

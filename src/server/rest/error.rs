@@ -21,6 +21,9 @@ pub enum ApiError {
     /// A field is missing or has a value outside its contract; the message names the field.
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
+    /// The queue holds more than `FAULTLINE_MAX_QUEUE_DEPTH` entries.
+    #[error("the queue is full; retry after {retry_after} s")]
+    QueueFull { retry_after: u64 },
     /// PostgreSQL or Redis could not be reached.
     #[error("service unavailable")]
     Unavailable(#[source] ServerError),
@@ -41,6 +44,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -54,6 +58,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Invalid { .. } => "invalid_field",
+            Self::QueueFull { .. } => "queue_full",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -82,6 +87,10 @@ impl IntoResponse for ApiError {
             other => tracing::debug!(error = %other, status = %status, "request rejected"),
         }
         let body = serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
-        (status, Json(body)).into_response()
+        let mut res = (status, Json(body)).into_response();
+        if let Self::QueueFull { retry_after } = self {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.into());
+        }
+        res
     }
 }

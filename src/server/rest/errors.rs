@@ -8,6 +8,7 @@ use crate::server::auth::ApiProject;
 use crate::server::db;
 use crate::server::queue::{QueuedEntry, QueuedError};
 use crate::server::state::AppState;
+use crate::server::{strip_nul, strip_nul_in};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -27,6 +28,9 @@ pub async fn create(
     ApiProject(project): ApiProject,
     body: Body,
 ) -> Result<Response, ApiError> {
+    if state.queue.depth_cached().await? > state.settings.max_queue_depth {
+        return Err(ApiError::QueueFull { retry_after: 60 });
+    }
     let value = read_json_body(body, MAX_BODY).await?;
     let received_at = Utc::now();
     let input = validate(value, received_at)?;
@@ -125,25 +129,6 @@ fn optional_string(obj: &mut Map<String, Value>, field: &'static str) -> Result<
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(strip_nul(s))),
         Some(_) => Err(ApiError::invalid(field, "must be a string")),
-    }
-}
-
-fn strip_nul(s: String) -> String {
-    if s.contains('\0') { s.replace('\0', "") } else { s }
-}
-
-fn strip_nul_in(v: &mut Value) {
-    match v {
-        Value::String(s) if s.contains('\0') => *s = s.replace('\0', ""),
-        Value::Array(items) => items.iter_mut().for_each(strip_nul_in),
-        Value::Object(map) => {
-            if map.keys().any(|k| k.contains('\0')) {
-                let old = std::mem::take(map);
-                *map = old.into_iter().map(|(k, v)| (k.replace('\0', ""), v)).collect();
-            }
-            map.values_mut().for_each(strip_nul_in);
-        }
-        _ => {}
     }
 }
 

@@ -28,6 +28,26 @@ fn parse_word<T: FromStr<Err = crate::model::ParseEnumError>>(field: &'static st
     raw.parse().map_err(|e: crate::model::ParseEnumError| ApiError::invalid(field, e.to_string()))
 }
 
+/// The static name of a known parameter (for error messages).
+fn field_name(name: &str) -> &'static str {
+    const NAMES: [&str; 13] = [
+        "limit",
+        "offset",
+        "level",
+        "source",
+        "status",
+        "sort",
+        "resolved",
+        "issue_id",
+        "environment",
+        "release",
+        "q",
+        "since",
+        "until",
+    ];
+    NAMES.iter().find(|n| **n == name).copied().unwrap_or("query")
+}
+
 impl ListQuery {
     /// Parses `limit, offset, level, source, resolved, status, issue_id, environment, release,
     /// q, since, until, sort`; empty values count as absent, unknown names are ignored.
@@ -41,6 +61,9 @@ impl ListQuery {
             let value = value.trim();
             if value.is_empty() {
                 continue;
+            }
+            if value.contains('\0') {
+                return Err(ApiError::invalid(field_name(name), "must not contain NUL characters"));
             }
             match name.as_str() {
                 "limit" => {

@@ -87,19 +87,22 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
     }
     let mut ids = Vec::with_capacity(deliveries.len());
     let mut errors = Vec::with_capacity(deliveries.len());
+    // The queue entry of each error, to set aside whole if the database refuses the error.
+    let mut raws: Vec<&[u8]> = Vec::with_capacity(deliveries.len());
     for d in &deliveries {
+        let raw = d.raw.as_deref().unwrap_or_default();
         match d.raw.as_deref().map(serde_json::from_slice::<QueuedEntry>) {
-            Some(Ok(QueuedEntry::Api(entry))) => errors.push(to_new_error(entry)),
-            Some(Ok(QueuedEntry::Sentry(event))) => match sentry_to_new_error(event) {
-                Some(e) => errors.push(e),
-                None => {
-                    tracing::error!(stream.id = %d.stream_id, "queued Sentry event is not JSON; set aside");
-                    state.queue.dead_letter(d.raw.as_deref().unwrap_or_default(), "event is not JSON").await?;
-                }
-            },
+            Some(Ok(QueuedEntry::Api(entry))) => {
+                errors.push(to_new_error(entry));
+                raws.push(raw);
+            }
+            Some(Ok(QueuedEntry::Sentry(event))) => {
+                errors.push(sentry_to_new_error(event));
+                raws.push(raw);
+            }
             Some(Err(e)) => {
                 tracing::error!(stream.id = %d.stream_id, error = %e, "undecodable queue entry set aside");
-                state.queue.dead_letter(d.raw.as_deref().unwrap_or_default(), &e.to_string()).await?;
+                state.queue.dead_letter(raw, &e.to_string()).await?;
             }
             None => tracing::warn!(stream.id = %d.stream_id, "queue entry without payload skipped"),
         }
@@ -111,7 +114,7 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
         Err(e) => {
             // Data the database refuses must not block the rest of the batch: store one by one.
             tracing::error!(error = %e, "batch refused; storing its errors one by one");
-            store_one_by_one(state, &errors).await?
+            store_one_by_one(state, &errors, &raws).await?
         }
     };
     let projects: Vec<ProjectId> = {
@@ -127,9 +130,11 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
     Ok(ids.len())
 }
 
-async fn store_one_by_one(state: &AppState, errors: &[NewError]) -> Result<StoredBatch, ServerError> {
+/// Stores errors one at a time; one the database refuses goes, as its whole queue entry, to the
+/// dead-letter stream.
+async fn store_one_by_one(state: &AppState, errors: &[NewError], raws: &[&[u8]]) -> Result<StoredBatch, ServerError> {
     let mut all = StoredBatch::default();
-    for e in errors {
+    for (e, raw) in errors.iter().zip(raws) {
         match batch::store(&state.db, std::slice::from_ref(e)).await {
             Ok(one) => {
                 all.inserted.extend(one.inserted);
@@ -138,9 +143,7 @@ async fn store_one_by_one(state: &AppState, errors: &[NewError]) -> Result<Store
             Err(err) if super::error::db_unavailable(&err) => return Err(err.into()),
             Err(err) => {
                 tracing::error!(error.id = %e.id, error = %err, "error refused by the database; set aside");
-                let raw = serde_json::to_vec(&serde_json::json!({"id": e.id, "message": e.message}))
-                    .map_err(ServerError::Encode)?;
-                state.queue.dead_letter(&raw, &err.to_string()).await?;
+                state.queue.dead_letter(raw, &err.to_string()).await?;
             }
         }
     }
@@ -183,10 +186,11 @@ async fn publish(state: &AppState, stored: &StoredBatch) {
 }
 
 /// Normalises a queued Sentry event into a row to store, grouped by the §6.5 key.
-fn sentry_to_new_error(q: QueuedEvent) -> Option<NewError> {
-    let event: serde_json::Value = serde_json::from_str(q.event.get()).ok()?;
+fn sentry_to_new_error(q: QueuedEvent) -> NewError {
+    let mut event = q.event;
+    crate::server::strip_nul_in(&mut event);
     let n = sentry::normalize(&event, q.received_at);
-    Some(NewError {
+    NewError {
         id: q.id,
         project_id: q.project_id,
         event_id: q.event_id,
@@ -205,7 +209,7 @@ fn sentry_to_new_error(q: QueuedEvent) -> Option<NewError> {
         payload: Some(event),
         title: n.title,
         culprit: n.culprit,
-    })
+    }
 }
 
 /// Turns a queued error into a row to store, computing its grouping.

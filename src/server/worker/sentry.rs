@@ -93,7 +93,7 @@ pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
     context.insert("grouping_key".into(), Value::String(grouping_key.clone()));
 
     Normalized {
-        timestamp: timestamp(ev.get("timestamp")).unwrap_or(received_at),
+        timestamp: timestamp(ev.get("timestamp")).filter(|t| plausible(*t, received_at)).unwrap_or(received_at),
         level: level(ev.get("level")),
         stack_trace: stack_trace(&exceptions),
         context: Value::Object(context),
@@ -107,6 +107,12 @@ pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
         culprit: truncate(&culprit, MAX_TITLE),
         grouping_key,
     }
+}
+
+/// A client clock more than a minute ahead, or an event older than 30 days, is not believed (as
+/// in Sentry): such events are stored at the time they were received.
+fn plausible(t: DateTime<Utc>, received_at: DateTime<Utc>) -> bool {
+    t <= received_at + chrono::Duration::minutes(1) && t >= received_at - chrono::Duration::days(30)
 }
 
 /// `{"values": [...]}`, a bare list, or one bare object → a list.
@@ -214,7 +220,8 @@ fn exceptions(ev: &Map<String, Value>) -> Vec<Value> {
                 let thread = threads
                     .iter()
                     .find(|t| thread_id.is_some() && t.get("id") == thread_id.as_ref())
-                    .or_else(|| threads.iter().find(|t| t.get("crashed") == Some(&Value::Bool(true))));
+                    .or_else(|| threads.iter().find(|t| t.get("crashed") == Some(&Value::Bool(true))))
+                    .or_else(|| threads.iter().find(|t| t.get("current") == Some(&Value::Bool(true))));
                 if let (Some(st), Some(obj)) = (thread.and_then(|t| t.get("stacktrace")).cloned(), e.as_object_mut()) {
                     obj.insert("stacktrace".into(), st);
                 }

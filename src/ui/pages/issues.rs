@@ -145,9 +145,11 @@ fn Filters(query: IssueQuery) -> impl IntoView {
 #[component]
 fn IssueTable(page: IssuePage, query: IssueQuery) -> impl IntoView {
     let now = page.now;
-    let last_page = ((page.total + page.per_page - 1) / page.per_page).max(1);
-    let first_row = if page.total == 0 { 0 } else { (page.page - 1) * page.per_page + 1 };
-    let last_row = ((page.page - 1) * page.per_page + page.issues.len() as i64).min(page.total);
+    let per_page = page.per_page.max(1);
+    let last_page = (page.total / per_page + i64::from(page.total % per_page != 0)).max(1);
+    let skipped = (page.page - 1).saturating_mul(page.per_page);
+    let first_row = if page.issues.is_empty() { 0 } else { skipped.saturating_add(1) };
+    let last_row = skipped.saturating_add(page.issues.len() as i64).min(page.total);
     let href = move |p: i64| {
         let q = query.with_page(p).to_query();
         if q.is_empty() { "/".to_owned() } else { format!("/?{q}") }
