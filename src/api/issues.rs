@@ -68,9 +68,7 @@ pub async fn set_issue_status(id: IssueId, status: IssueStatus) -> Result<(), Ap
     let st = state()?;
     let project = project(&st).await?;
     db::issues::set_status(&st.db, project, id, status).await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
-    if let Err(e) = st.cache.invalidate(&[project]).await {
-        tracing::error!(error = %e, "could not invalidate the cache");
-    }
+    crate::server::live::changed(&st, project, &[id]).await;
     Ok(())
 }
 
@@ -83,8 +81,6 @@ pub async fn delete_issue(id: IssueId) -> Result<(), AppError> {
     if !db::issues::delete(&st.db, project, id).await.map_err(ServerError::from)? {
         return Err(AppError::NotFound);
     }
-    if let Err(e) = st.cache.invalidate(&[project]).await {
-        tracing::error!(error = %e, "could not invalidate the cache");
-    }
+    crate::server::live::changed(&st, project, &[id]).await;
     Ok(())
 }

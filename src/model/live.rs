@@ -12,4 +12,13 @@ pub struct LiveUpdate {
     pub issues: Vec<IssueId>,
     /// Issues created by this batch.
     pub new_issues: Vec<IssueId>,
+    /// Issues whose status changed, or that were deleted.
+    #[serde(default)]
+    pub status_changed: Vec<IssueId>,
+}
+
+impl LiveUpdate {
+    pub fn empty(project_id: ProjectId) -> Self {
+        Self { project_id, errors: vec![], issues: vec![], new_issues: vec![], status_changed: vec![] }
+    }
 }

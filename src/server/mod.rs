@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ingest;
+pub mod live;
 pub mod queue;
 pub mod rest;
 pub mod startup;

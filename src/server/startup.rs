@@ -33,6 +33,7 @@ pub fn build_router(state: AppState) -> Router {
     let app = Router::new()
         .merge(rest::router())
         .merge(ingest::router())
+        .route("/live", axum::routing::get(super::live::stream))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(fallback)
         .method_not_allowed_fallback(rest::method_not_allowed)
@@ -69,6 +70,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
         .settings
         .run_worker
         .then(|| tokio::spawn(super::worker::run_until_stopped(state.clone(), stop_rx.clone())));
+    tokio::spawn(state.live.clone().run(state.settings.redis_url.clone(), state.updates_channel(), stop_rx.clone()));
     let app = build_router(state);
     let mut stop_rx_http = stop_rx.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

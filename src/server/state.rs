@@ -23,6 +23,8 @@ pub struct AppState {
     pub queue: Queue,
     pub cache: Cache,
     pub keys: KeyCache,
+    /// Fan-out of live updates to this process's dashboards.
+    pub live: super::live::LiveHub,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -53,6 +55,7 @@ impl AppState {
             queue: Queue::new(redis.clone(), &settings.redis_prefix),
             cache: Cache::new(redis.clone(), &settings.redis_prefix, settings.cache_ttl),
             keys: KeyCache::default(),
+            live: super::live::LiveHub::default(),
             leptos_options,
             settings: Arc::new(settings),
             db,

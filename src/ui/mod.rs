@@ -1,4 +1,5 @@
 //! Dashboard components, rendered on the server and hydrated in the browser.
 
 pub mod components;
+pub mod live;
 pub mod pages;

@@ -118,8 +118,8 @@ pub async fn list(
     Ok((errors, total))
 }
 
-/// Deletes one error and takes it off its issue's count. Answers whether it existed.
-pub async fn delete(db: &sqlx::PgPool, project: ProjectId, id: ErrorId) -> sqlx::Result<bool> {
+/// Deletes one error and takes it off its issue's count. Answers its issue, if it existed.
+pub async fn delete(db: &sqlx::PgPool, project: ProjectId, id: ErrorId) -> sqlx::Result<Option<IssueId>> {
     let mut tx = db.begin().await?;
     let issue: Option<IssueId> =
         sqlx::query_scalar("DELETE FROM errors WHERE project_id = $1 AND id = $2 RETURNING issue_id")
@@ -134,7 +134,7 @@ pub async fn delete(db: &sqlx::PgPool, project: ProjectId, id: ErrorId) -> sqlx:
             .await?;
     }
     tx.commit().await?;
-    Ok(issue.is_some())
+    Ok(issue)
 }
 
 /// The issue an error belongs to.

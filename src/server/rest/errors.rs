@@ -5,9 +5,9 @@ use super::params::ListQuery;
 use super::{cached_json, read_json_body};
 use crate::model::{ErrorId, ErrorList, IssueStatus, Level, Source};
 use crate::server::auth::ApiProject;
-use crate::server::db;
 use crate::server::queue::{QueuedEntry, QueuedError};
 use crate::server::state::AppState;
+use crate::server::{db, live};
 use crate::server::{strip_nul, strip_nul_in};
 use axum::Json;
 use axum::body::Body;
@@ -170,7 +170,7 @@ pub async fn resolve(
     let id = parse_error_id(&id)?;
     let issue = db::errors::issue_of(&state.db, project, id).await?.ok_or(ApiError::NotFound)?;
     db::issues::set_status(&state.db, project, issue, IssueStatus::Resolved).await?;
-    super::changed(&state, project).await;
+    live::changed(&state, project, &[issue]).await;
     let error = db::errors::get(&state.db, project, id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(error).into_response())
 }
@@ -182,10 +182,10 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_error_id(&id)?;
-    if !db::errors::delete(&state.db, project, id).await? {
+    let Some(issue) = db::errors::delete(&state.db, project, id).await? else {
         return Err(ApiError::NotFound);
-    }
-    super::changed(&state, project).await;
+    };
+    live::changed(&state, project, &[issue]).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -5,8 +5,8 @@ use super::error::ApiError;
 use super::params::ListQuery;
 use crate::model::{ErrorList, IssueId, IssueList, IssueStatus};
 use crate::server::auth::ApiProject;
-use crate::server::db;
 use crate::server::state::AppState;
+use crate::server::{db, live};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -48,7 +48,7 @@ async fn set_status(
 ) -> Result<Response, ApiError> {
     let id = parse_issue_id(&id)?;
     let issue = db::issues::set_status(&state.db, project.0, id, status).await?.ok_or(ApiError::NotFound)?;
-    super::changed(&state, project.0).await;
+    live::changed(&state, project.0, &[id]).await;
     Ok(Json(issue).into_response())
 }
 

@@ -120,11 +120,3 @@ fn json_bytes(body: Vec<u8>, cache: &'static str) -> Response {
     )
         .into_response()
 }
-
-/// After a change to a project's data: stale cached answers are dropped. The change is already
-/// committed, so a failure here is logged; cached answers expire within the cache TTL anyway.
-pub async fn changed(state: &AppState, project: ProjectId) {
-    if let Err(e) = state.cache.invalidate(&[project]).await {
-        tracing::error!(error = %e, project.id = %project, "could not invalidate the cache");
-    }
-}

@@ -14,7 +14,6 @@ use super::error::ServerError;
 use super::queue::{Delivery, QueuedEntry, QueuedError, QueuedEvent};
 use super::state::AppState;
 use crate::model::{LiveUpdate, ProjectId};
-use deadpool_redis::redis;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -154,33 +153,18 @@ async fn store_one_by_one(state: &AppState, errors: &[NewError], raws: &[&[u8]])
 /// dashboard, so failures are logged and not retried.
 async fn publish(state: &AppState, stored: &StoredBatch) {
     let mut per_project: BTreeMap<ProjectId, LiveUpdate> = BTreeMap::new();
-    let empty = |p: ProjectId| LiveUpdate { project_id: p, errors: vec![], issues: vec![], new_issues: vec![] };
     for (project, issue, error) in &stored.inserted {
-        let u = per_project.entry(*project).or_insert_with(|| empty(*project));
+        let u = per_project.entry(*project).or_insert_with(|| LiveUpdate::empty(*project));
         u.errors.push(*error);
         if !u.issues.contains(issue) {
             u.issues.push(*issue);
         }
     }
     for (project, issue) in &stored.new_issues {
-        per_project.entry(*project).or_insert_with(|| empty(*project)).new_issues.push(*issue);
+        per_project.entry(*project).or_insert_with(|| LiveUpdate::empty(*project)).new_issues.push(*issue);
     }
-    if per_project.is_empty() {
-        return;
-    }
-    let channel = state.updates_channel();
-    let result: Result<(), ServerError> = async {
-        let mut conn = state.redis.get().await?;
-        let mut pipe = redis::pipe();
-        for update in per_project.values() {
-            let json = serde_json::to_string(update).map_err(ServerError::Encode)?;
-            pipe.cmd("PUBLISH").arg(&channel).arg(json).ignore();
-        }
-        let _: () = pipe.query_async(&mut conn).await?;
-        Ok(())
-    }
-    .await;
-    if let Err(e) = result {
+    let updates: Vec<LiveUpdate> = per_project.into_values().collect();
+    if let Err(e) = super::live::publish(state, &updates).await {
         tracing::warn!(error = %e, "could not publish live update");
     }
 }

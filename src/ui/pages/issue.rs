@@ -5,6 +5,7 @@ use crate::api::issues::{delete_issue, get_issue, set_issue_status};
 use crate::model::{ErrorId, IssueDetail, IssueId, IssueStatus};
 use crate::ui::components::event_view::EventView;
 use crate::ui::components::{Ago, LevelBadge, Trend};
+use crate::ui::live::{LiveIndicator, use_live};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -17,9 +18,11 @@ pub fn IssuePage() -> impl IntoView {
     let event = Memo::new(move |_| query.read().get("event").and_then(|s| s.parse::<ErrorId>().ok()));
     let set_status = Action::new(|(id, status): &(IssueId, IssueStatus)| set_issue_status(*id, *status));
     let delete = Action::new(|id: &IssueId| delete_issue(*id));
+    let refresh = RwSignal::new(0u64);
+    let (live_state, paused) = use_live(move || refresh.update(|n| *n += 1));
     let detail = Resource::new(
-        move || (id.get(), event.get(), set_status.version().get()),
-        |(id, event, _)| async move {
+        move || (id.get(), event.get(), set_status.version().get(), refresh.get()),
+        |(id, event, _, _)| async move {
             match id {
                 Some(id) => get_issue(id, event).await,
                 None => Err(crate::model::AppError::NotFound),
@@ -36,7 +39,10 @@ pub fn IssuePage() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
     view! {
         <section id="issue" data-hydrated=move || hydrated.get().to_string()>
-            <p><A href="/">"← All issues"</A></p>
+            <div class="heading">
+                <A href="/">"← All issues"</A>
+                <LiveIndicator state=live_state paused=paused />
+            </div>
             <Transition fallback=|| view! { <p class="loading">"Loading issue…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {

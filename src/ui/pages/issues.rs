@@ -1,8 +1,11 @@
 //! The home page: totals, then the issues matching the filters in the URL, with pagination.
 
 use crate::api::issues::{get_stats, list_issues};
-use crate::model::{IssuePage, IssueQuery, IssueSort, IssueStatus, Level, Period, Source, Stats};
+use crate::model::{
+    IssueId, IssuePage, IssueQuery, IssueSort, IssueStatus, IssueSummary, Level, Period, Source, Stats,
+};
 use crate::ui::components::{Ago, LevelBadge, Trend};
+use crate::ui::live::{LiveIndicator, arrange, use_live};
 use leptos::prelude::*;
 use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_location;
@@ -12,8 +15,13 @@ pub fn IssuesPage() -> impl IntoView {
     let location = use_location();
     let search = location.search;
     let query = Memo::new(move |_| IssueQuery::from_query(&search.get()));
-    let issues = Resource::new(move || search.get(), list_issues);
-    let stats = Resource::new(|| (), |_| get_stats());
+    // Bumped by live updates: refetches the list and the totals.
+    let refresh = RwSignal::new(0u64);
+    let issues = Resource::new(move || (search.get(), refresh.get()), |(s, _)| list_issues(s));
+    let stats = Resource::new(move || refresh.get(), |_| get_stats());
+    let (live_state, paused) = use_live(move || refresh.update(|n| *n += 1));
+    // The ids shown last and their query, so updates do not move rows under the reader.
+    let shown: StoredValue<Option<(String, Vec<IssueId>)>> = StoredValue::new(None);
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {
@@ -26,12 +34,21 @@ pub fn IssuesPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <h1>"Issues"</h1>
+            <div class="heading">
+                <h1>"Issues"</h1>
+                <LiveIndicator state=live_state paused=paused />
+            </div>
             {move || view! { <Filters query=query.get() /> }}
             <Transition fallback=|| view! { <p class="loading">"Loading issues…"</p> }>
                 {move || Suspend::new(async move {
                     match issues.await {
-                        Ok(page) => view! { <IssueTable page=page query=query.get_untracked() /> }.into_any(),
+                        Ok(mut page) => {
+                            let s = search.get_untracked();
+                            let previous = shown.with_value(|p| p.as_ref().filter(|(q, _)| *q == s).map(|(_, ids)| ids.clone()));
+                            let rows = arrange(previous.as_deref(), std::mem::take(&mut page.issues));
+                            shown.set_value(Some((s, rows.iter().map(|(r, _)| r.issue.id).collect())));
+                            view! { <IssueTable page=page rows=rows query=query.get_untracked() /> }.into_any()
+                        }
                         Err(e) => view! { <p class="error" role="alert">{format!("Issues unavailable: {e}")}</p> }.into_any(),
                     }
                 })}
@@ -143,18 +160,18 @@ fn Filters(query: IssueQuery) -> impl IntoView {
 }
 
 #[component]
-fn IssueTable(page: IssuePage, query: IssueQuery) -> impl IntoView {
+fn IssueTable(page: IssuePage, rows: Vec<(IssueSummary, bool)>, query: IssueQuery) -> impl IntoView {
     let now = page.now;
     let per_page = page.per_page.max(1);
     let last_page = (page.total / per_page + i64::from(page.total % per_page != 0)).max(1);
     let skipped = (page.page - 1).saturating_mul(page.per_page);
-    let first_row = if page.issues.is_empty() { 0 } else { skipped.saturating_add(1) };
-    let last_row = skipped.saturating_add(page.issues.len() as i64).min(page.total);
+    let first_row = if rows.is_empty() { 0 } else { skipped.saturating_add(1) };
+    let last_row = skipped.saturating_add(rows.len() as i64).min(page.total);
     let href = move |p: i64| {
         let q = query.with_page(p).to_query();
         if q.is_empty() { "/".to_owned() } else { format!("/?{q}") }
     };
-    if page.issues.is_empty() {
+    if rows.is_empty() {
         return view! {
             <div class="empty" id="no-issues">
                 <p><strong>"No issues match."</strong></p>
@@ -178,10 +195,10 @@ fn IssueTable(page: IssuePage, query: IssueQuery) -> impl IntoView {
                 </tr>
             </thead>
             <tbody>
-                {page.issues.into_iter().map(|s| {
+                {rows.into_iter().map(|(s, fresh)| {
                     let i = s.issue;
                     view! {
-                        <tr class="issue-row" data-issue-id=i.id.to_string()>
+                        <tr class="issue-row" class:fresh=fresh data-issue-id=i.id.to_string()>
                             <td class="issue-main">
                                 <LevelBadge level=i.level />
                                 <A href=format!("/issues/{}", i.id) attr:class="issue-title">{i.title}</A>
