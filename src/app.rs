@@ -2,6 +2,7 @@
 
 use crate::ui::pages::issue::IssuePage;
 use crate::ui::pages::issues::IssuesPage;
+use crate::ui::pages::settings::SettingsPage;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
@@ -37,12 +38,14 @@ pub fn App() -> impl IntoView {
                 <a class="brand" href="/">"faultline"</a>
                 <nav aria-label="Main">
                     <a href="/">"Issues"</a>
+                    <a href="/settings">"Settings"</a>
                 </nav>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=IssuesPage />
                     <Route path=(StaticSegment("issues"), ParamSegment("id")) view=IssuePage />
+                    <Route path=StaticSegment("settings") view=SettingsPage />
                 </Routes>
             </main>
         </Router>

@@ -8,6 +8,7 @@ mod issue;
 mod live;
 mod project;
 mod query;
+mod settings;
 mod stats;
 
 pub use error::AppError;
@@ -18,4 +19,5 @@ pub use issue::{Issue, IssueDetail, IssueList, IssuePage, IssueStatus, IssueSumm
 pub use live::LiveUpdate;
 pub use project::{Project, ProjectList};
 pub use query::{IssueQuery, PER_PAGE, Period};
+pub use settings::{ApiKeyInfo, NewApiKey, ProjectSettings};
 pub use stats::{ByLevel, BySource, IssueCounts, Stats};

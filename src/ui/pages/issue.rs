@@ -104,7 +104,7 @@ fn IssueView(detail: IssueDetail, set_status: StatusAction, delete: DeleteAction
                     class="danger"
                     disabled=pending
                     on:click=move |_| {
-                        if confirm_delete() {
+                        if crate::ui::pages::settings::confirm("Delete this issue and all its events?") {
                             delete.dispatch(id);
                         }
                     }
@@ -124,17 +124,5 @@ fn IssueView(detail: IssueDetail, set_status: StatusAction, delete: DeleteAction
             Some(e) => view! { <EventView event=e /> }.into_any(),
             None => view! { <p class="empty">"This issue has no events left."</p> }.into_any(),
         }}
-    }
-}
-
-/// Asks the person before deleting (in the browser; always yes where there is no window).
-fn confirm_delete() -> bool {
-    #[cfg(feature = "hydrate")]
-    {
-        leptos::prelude::window().confirm_with_message("Delete this issue and all its events?").unwrap_or(false)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        true
     }
 }

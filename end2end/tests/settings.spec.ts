@@ -1,0 +1,33 @@
+import { test, expect } from "@playwright/test";
+
+const headers = { "X-API-Key": process.env.FAULTLINE_E2E_API_KEY ?? "test-api-key" };
+
+test("settings show the DSN with snippets, create and revoke API keys, and rotate the DSN", async ({ page, request }) => {
+  page.on("dialog", (d) => d.accept());
+  const dsn = (await (await request.get("/api/projects", { headers })).json()).projects[0].dsn;
+  await page.goto("/settings");
+  await expect(page.locator("#settings")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator("#dsn")).toHaveValue(dsn);
+  await page.locator("#snippet-python summary").click();
+  await expect(page.locator("#snippet-python pre")).toContainText(`dsn="${dsn}"`);
+
+  const name = `ci key ${Date.now()}`;
+  await page.getByLabel("Name").fill(name);
+  await page.getByRole("button", { name: "Create key" }).click();
+  const keyField = page.locator("#new-api-key");
+  await expect(keyField).toHaveValue(/^flt_[0-9a-f]{32}$/);
+  const key = await keyField.inputValue();
+  expect((await request.get("/api/stats", { headers: { "X-API-Key": key } })).status()).toBe(200);
+  const row = page.locator("tr.key-row", { hasText: name });
+  await expect(row).toContainText("active");
+  await expect(row).not.toContainText(key.slice(8));
+
+  await row.getByRole("button", { name: `Revoke key ${name}` }).click();
+  await expect(row).toContainText("revoked");
+  expect((await request.get("/api/stats", { headers: { "X-API-Key": key } })).status()).toBe(401);
+
+  await page.getByRole("button", { name: "Rotate DSN key" }).click();
+  await expect(page.locator("#dsn")).not.toHaveValue(dsn);
+  const rotated = (await (await request.get("/api/projects", { headers })).json()).projects[0].dsn;
+  await expect(page.locator("#dsn")).toHaveValue(rotated);
+});

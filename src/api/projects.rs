@@ -1,0 +1,56 @@
+//! The dashboard's project settings calls: DSN, API keys (list, create, revoke), DSN rotation.
+
+use crate::model::{AppError, NewApiKey, ProjectSettings};
+use leptos::prelude::*;
+
+/// The DSN and keys of the project the dashboard shows.
+#[server]
+pub async fn get_project_settings() -> Result<ProjectSettings, AppError> {
+    use crate::server::{db, error::ServerError, rest::dsn, state};
+    let st = state()?;
+    let p =
+        db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    let keys = db::api_keys::list(&st.db, p.id).await.map_err(ServerError::from)?;
+    Ok(ProjectSettings { id: p.id, dsn: dsn(&st.settings.public_url, &p.public_key, p.id.get()), name: p.name, keys })
+}
+
+/// Creates an API key; its secret is in the answer and nowhere else.
+#[server]
+pub async fn create_api_key(name: String) -> Result<NewApiKey, AppError> {
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let name = name.trim();
+    let name = if name.is_empty() { "unnamed" } else { name };
+    let name: String = name.replace('\0', "").chars().take(100).collect();
+    let p =
+        db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    let (key, info) = db::api_keys::create(&st.db, p.id, &name).await.map_err(ServerError::from)?;
+    Ok(NewApiKey { info, key })
+}
+
+/// Revokes an API key; requests with it are refused from now on (on this instance at once, on
+/// others within the key cache's TTL).
+#[server]
+pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let p =
+        db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    if !db::api_keys::revoke_by_id(&st.db, p.id, id).await.map_err(ServerError::from)? {
+        return Err(AppError::NotFound);
+    }
+    st.keys.clear();
+    Ok(())
+}
+
+/// Gives the project a new DSN key; SDKs with the old DSN are refused from now on.
+#[server]
+pub async fn rotate_dsn_key() -> Result<(), AppError> {
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let p =
+        db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    db::projects::rotate_key(&st.db, p.id).await.map_err(ServerError::from)?;
+    st.keys.clear();
+    Ok(())
+}
