@@ -30,6 +30,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // In the browser: report this page's own uncaught errors and panics to the default project.
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async {
+            if let Ok((project, key)) = crate::api::triggers::get_reporter_config().await {
+                #[cfg(feature = "hydrate")]
+                crate::ui::reporter::install(project, &key);
+                #[cfg(not(feature = "hydrate"))]
+                let _ = (project, key);
+            }
+        });
+    });
     view! {
         <Stylesheet id="leptos" href="/pkg/faultline.css" />
         <Title text="faultline" />

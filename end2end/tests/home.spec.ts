@@ -44,7 +44,14 @@ test("an issue opens with its event and can be resolved and reopened", async ({ 
   await expect(page).toHaveURL(new RegExp(`/issues/${error.issue_id}$`));
   await expect(page.locator("#issue-title")).toHaveText(title);
   await expect(page.locator(".stack-text")).toContainText("at charge (billing.js:10:3)");
+  await expect(page.locator('[data-facet="environment"]')).toContainText("production");
+  await expect(page.locator('[data-facet="environment"]')).toContainText("100%");
+  await expect(page.locator('[data-facet="tag:region"]')).toContainText("eu");
+  await expect(page.locator("svg.chart")).toHaveAttribute("aria-label", /^1 events, per hour/);
   await expect(page.locator("#issue")).toHaveAttribute("data-hydrated", "true");
+
+  await page.getByRole("button", { name: "30 d" }).click();
+  await expect(page.locator("svg.chart")).toHaveAttribute("aria-label", /^1 events, per day/);
 
   await page.getByRole("button", { name: "Resolve" }).click();
   await expect(page.locator("#issue-status")).toHaveText("resolved");

@@ -58,7 +58,9 @@ pub async fn get_issue(id: IssueId, event: Option<ErrorId>) -> Result<IssueDetai
         .unwrap_or((0, vec![0; 24]));
     let (event, position, older, newer) =
         db::errors::in_issue(&st.db, project, id, event).await.map_err(ServerError::from)?;
-    Ok(IssueDetail { summary: IssueSummary { issue, users, trend }, event, older, newer, position, now })
+    let daily = db::issues::daily_counts(&st.db, id, now).await.map_err(ServerError::from)?;
+    let facets = db::issues::facets(&st.db, id).await.map_err(ServerError::from)?;
+    Ok(IssueDetail { summary: IssueSummary { issue, users, trend }, event, older, newer, position, daily, facets, now })
 }
 
 /// Resolves, reopens or ignores an issue.

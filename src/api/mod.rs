@@ -2,3 +2,4 @@
 
 pub mod issues;
 pub mod projects;
+pub mod triggers;

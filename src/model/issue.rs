@@ -69,5 +69,19 @@ pub struct IssueDetail {
     pub newer: Option<ErrorId>,
     /// Position of the event among the issue's events, 1 = latest.
     pub position: i64,
+    /// Errors per day over the last 30 days, oldest first (30 buckets).
+    pub daily: Vec<i64>,
+    /// Top values of the issue's tags (environment, release, browser, os, server, event tags).
+    pub facets: Vec<TagFacet>,
     pub now: DateTime<Utc>,
+}
+
+/// The most common values of one tag among an issue's (latest 10,000) events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TagFacet {
+    pub key: String,
+    /// Events that have this tag.
+    pub total: i64,
+    /// Up to five values, most common first, with their event counts.
+    pub values: Vec<(String, i64)>,
 }

@@ -15,7 +15,7 @@ pub use error::AppError;
 pub use error_event::{ErrorEvent, ErrorList, Level, ParseEnumError, Source};
 pub use filter::{DEFAULT_LIMIT, Filter, IssueSort, MAX_LIMIT, Page};
 pub use ids::{ErrorId, IssueId, ProjectId, ProjectKey, ProjectKeyError};
-pub use issue::{Issue, IssueDetail, IssueList, IssuePage, IssueStatus, IssueSummary};
+pub use issue::{Issue, IssueDetail, IssueList, IssuePage, IssueStatus, IssueSummary, TagFacet};
 pub use live::LiveUpdate;
 pub use project::{Project, ProjectList};
 pub use query::{IssueQuery, PER_PAGE, Period};

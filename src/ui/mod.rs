@@ -3,3 +3,4 @@
 pub mod components;
 pub mod live;
 pub mod pages;
+pub mod reporter;

@@ -175,3 +175,67 @@ pub async fn delete(db: impl PgExecutor<'_>, project: ProjectId, id: IssueId) ->
         sqlx::query("DELETE FROM issues WHERE project_id = $1 AND id = $2").bind(project).bind(id).execute(db).await?;
     Ok(res.rows_affected() == 1)
 }
+
+/// Errors per day over the 30 days before `now`, oldest first.
+pub async fn daily_counts(db: &sqlx::PgPool, id: IssueId, now: DateTime<Utc>) -> sqlx::Result<Vec<i64>> {
+    let days: Vec<(i32, i64)> = sqlx::query_as(
+        "SELECT floor(extract(epoch FROM ($2 - timestamp)) / 86400)::int AS ago, count(*)
+         FROM errors WHERE issue_id = $1 AND timestamp > $2 - interval '30 days' AND timestamp <= $2
+         GROUP BY 1",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    let mut out = vec![0; 30];
+    for (ago, n) in days {
+        if let Ok(ago) = usize::try_from(ago)
+            && ago < 30
+        {
+            out[29 - ago] += n;
+        }
+    }
+    Ok(out)
+}
+
+/// The top five values of each tag among the issue's latest 10,000 events: environment,
+/// release, browser, os, server name, and the events' own tags (as `tag:<name>`).
+pub async fn facets(db: &sqlx::PgPool, id: IssueId) -> sqlx::Result<Vec<crate::model::TagFacet>> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "WITH recent AS (
+             SELECT environment, release, context FROM errors WHERE issue_id = $1
+             ORDER BY timestamp DESC LIMIT 10000
+         ), pairs AS (
+             SELECT 'environment' AS key, environment AS value FROM recent
+             UNION ALL SELECT 'release', release FROM recent
+             UNION ALL SELECT 'browser', concat_ws(' ', context->'contexts'->'browser'->>'name',
+                                                  context->'contexts'->'browser'->>'version') FROM recent
+             UNION ALL SELECT 'os', concat_ws(' ', context->'contexts'->'os'->>'name',
+                                             context->'contexts'->'os'->>'version') FROM recent
+             UNION ALL SELECT 'server_name', context->>'server_name' FROM recent
+             UNION ALL SELECT 'tag:' || t.key, t.value FROM recent,
+                 jsonb_each_text(CASE WHEN jsonb_typeof(context->'tags') = 'object' THEN context->'tags' ELSE '{}' END) t
+         )
+         SELECT key, value, count(*) FROM pairs WHERE value IS NOT NULL AND value <> '' GROUP BY key, value",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?;
+    let mut by_key: std::collections::BTreeMap<String, Vec<(String, i64)>> = Default::default();
+    for (key, value, n) in rows {
+        by_key.entry(key).or_default().push((value, n));
+    }
+    let order =
+        |k: &str| ["environment", "release", "browser", "os", "server_name"].iter().position(|x| *x == k).unwrap_or(5);
+    let mut facets: Vec<crate::model::TagFacet> = by_key
+        .into_iter()
+        .map(|(key, mut values)| {
+            values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let total = values.iter().map(|v| v.1).sum();
+            values.truncate(5);
+            crate::model::TagFacet { key, total, values }
+        })
+        .collect();
+    facets.sort_by(|a, b| order(&a.key).cmp(&order(&b.key)).then_with(|| a.key.cmp(&b.key)));
+    Ok(facets)
+}

@@ -4,7 +4,7 @@
 use crate::api::issues::{delete_issue, get_issue, set_issue_status};
 use crate::model::{ErrorId, IssueDetail, IssueId, IssueStatus};
 use crate::ui::components::event_view::EventView;
-use crate::ui::components::{Ago, LevelBadge, Trend};
+use crate::ui::components::{Ago, EventsChart, Facets, LevelBadge};
 use crate::ui::live::{LiveIndicator, use_live};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -113,8 +113,9 @@ fn IssueView(detail: IssueDetail, set_status: StatusAction, delete: DeleteAction
                 </button>
             </div>
             {failed}
-            <div class="issue-trend"><span class="label">"Last 24 hours"</span><Trend counts=detail.summary.trend /></div>
         </header>
+        <EventsChart hourly=detail.summary.trend daily=detail.daily />
+        <Facets facets=detail.facets />
         <nav class="event-nav" aria-label="Events of this issue">
             {nav(detail.newer, "← Newer", "prev")}
             <span>{format!("event {} of {}", detail.position, i.count)}</span>

@@ -19,6 +19,7 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <section id="settings" data-hydrated=move || hydrated.get().to_string()>
             <h1>"Project settings"</h1>
+            <TestTriggers />
             <Transition fallback=|| view! { <p class="loading">"Loading settings…"</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {
@@ -171,6 +172,51 @@ fn KeyRow(key: ApiKeyInfo, revoke: RevokeAction) -> impl IntoView {
                 })}
             </td>
         </tr>
+    }
+}
+
+/// Buttons that raise real errors, to see the whole path work (they arrive in the issue list
+/// within a second).
+#[component]
+fn TestTriggers() -> impl IntoView {
+    let backend = Action::new(|_: &()| crate::api::triggers::trigger_backend_error());
+    view! {
+        <section class="panel" id="test-errors">
+            <h2>"Test errors"</h2>
+            <p>"Raise a real error and watch it arrive on the Issues page."</p>
+            <div class="actions">
+                <button type="button" id="trigger-frontend" on:click=move |_| throw_js_error()>"Trigger Frontend Error"</button>
+                <button type="button" id="trigger-panic" on:click=move |_| wasm_panic()>"Trigger WASM panic"</button>
+                <button type="button" id="trigger-backend" on:click=move |_| { backend.dispatch(()); }>"Trigger Backend Error"</button>
+            </div>
+            <p role="status" id="trigger-result">
+                {move || backend.value().get().map(|r| match r {
+                    Ok(()) => "The server did not fail.".to_owned(),
+                    Err(e) => format!("Recorded: {e}"),
+                })}
+            </p>
+        </section>
+    }
+}
+
+/// Throws a JavaScript `TypeError` from an event handler: uncaught, as a real bug would be.
+fn throw_js_error() {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = js_sys::Function::new_no_args("setTimeout(function faultlineTestError() { null.checkout(); })")
+            .call0(&wasm_bindgen::JsValue::NULL);
+    }
+}
+
+/// Panics in the WASM code (the page stops working; it reloads itself shortly after).
+fn wasm_panic() {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = js_sys::Function::new_no_args("setTimeout(function () { location.reload(); }, 1500)")
+            .call0(&wasm_bindgen::JsValue::NULL);
+        let items: Vec<u32> = Vec::new();
+        let index = items.len() + 3;
+        panic!("WASM test panic: index {index} out of range for {} items", items.len());
     }
 }
 
