@@ -77,6 +77,8 @@ test("filters and pages live in the URL", async ({ page, request }) => {
   await page.goto(`/?q=${tag}&per_page=2`);
   await expect(page.locator("tr.issue-row")).toHaveCount(2);
   await expect(page.locator("#page-info")).toHaveText("1–2 of 3");
+  // The totals follow the filters.
+  await expect(page.locator("#total-errors")).toHaveText("3");
   await page.getByRole("link", { name: "Next →" }).click();
   await expect(page).toHaveURL(/page=2/);
   await expect(page.locator("tr.issue-row")).toHaveCount(1);
@@ -84,4 +86,5 @@ test("filters and pages live in the URL", async ({ page, request }) => {
   await expect(page.locator("tr.issue-row")).toHaveCount(2);
   await page.goto(`/?q=${tag}&level=fatal`);
   await expect(page.locator("#no-issues")).toBeVisible();
+  await expect(page.locator("#total-errors")).toHaveText("0");
 });

@@ -33,13 +33,15 @@ pub async fn list_issues(query: String) -> Result<IssuePage, AppError> {
     Ok(IssuePage { issues, total, page: q.page, per_page: q.per_page, now })
 }
 
-/// The project's totals.
+/// The project's totals under the filters of a URL query string (page and sort ignored).
 #[server]
-pub async fn get_stats() -> Result<Stats, AppError> {
+pub async fn get_stats(query: String) -> Result<Stats, AppError> {
+    use crate::model::IssueQuery;
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
     let project = project(&st).await?;
-    Ok(db::stats::for_project(&st.db, project).await.map_err(ServerError::from)?)
+    let filter = IssueQuery::from_query(&query).filter(chrono::Utc::now());
+    Ok(db::stats::filtered(&st.db, project, &filter).await.map_err(ServerError::from)?)
 }
 
 /// One issue with the event `event` (or its latest).

@@ -68,7 +68,7 @@ pub async fn get(db: impl PgExecutor<'_>, project: ProjectId, id: ErrorId) -> sq
     row.map(ErrorEvent::try_from).transpose()
 }
 
-fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter) {
+pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter) {
     qb.push(" WHERE e.project_id = ").push_bind(project);
     push_eq(qb, "e.level", f.level.map(|l| l.as_str()));
     push_eq(qb, "e.source", f.source.map(|s| s.as_str()));

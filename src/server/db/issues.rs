@@ -48,7 +48,7 @@ pub async fn get(db: impl PgExecutor<'_>, project: ProjectId, id: IssueId) -> sq
     row.map(Issue::try_from).transpose()
 }
 
-fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter) {
+pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter) {
     qb.push(" WHERE i.project_id = ").push_bind(project);
     push_eq(qb, "i.level", f.level.map(|l| l.as_str()));
     push_eq(qb, "i.status", f.status.map(|s| s.as_str()));

@@ -1,6 +1,7 @@
 //! The aggregate counts behind `GET /api/stats`.
 
-use crate::model::{ByLevel, BySource, IssueCounts, ProjectId, Stats};
+use crate::model::{ByLevel, BySource, Filter, IssueCounts, ProjectId, Stats};
+use sqlx::QueryBuilder;
 
 #[derive(sqlx::FromRow)]
 struct ErrorCounts {
@@ -25,9 +26,16 @@ struct IssueRow {
     ignored: i64,
 }
 
-/// Counts of `project`'s errors (by resolution, level, source, last 24 h) and issues (by status).
+/// Counts of `project`'s errors (by resolution, level, source, last 24 h) and issues (by
+/// status).
 pub async fn for_project(db: &sqlx::PgPool, project: ProjectId) -> sqlx::Result<Stats> {
-    let e: ErrorCounts = sqlx::query_as(
+    filtered(db, project, &Filter::default()).await
+}
+
+/// The same counts over the errors matching `f`, and the issues matching `f` apart from its
+/// status (so the issue counts by status stay meaningful under a status filter).
+pub async fn filtered(db: &sqlx::PgPool, project: ProjectId, f: &Filter) -> sqlx::Result<Stats> {
+    let mut errors = QueryBuilder::new(
         "SELECT count(*) AS total,
                 count(*) FILTER (WHERE i.status = 'resolved') AS resolved,
                 count(*) FILTER (WHERE e.timestamp >= now() - interval '24 hours') AS last_24h,
@@ -39,22 +47,20 @@ pub async fn for_project(db: &sqlx::PgPool, project: ProjectId) -> sqlx::Result<
                 count(*) FILTER (WHERE e.source = 'frontend') AS frontend,
                 count(*) FILTER (WHERE e.source = 'backend') AS backend,
                 count(*) FILTER (WHERE e.source = 'api') AS api
-         FROM errors e JOIN issues i ON i.id = e.issue_id
-         WHERE e.project_id = $1",
-    )
-    .bind(project)
-    .fetch_one(db)
-    .await?;
-    let i: IssueRow = sqlx::query_as(
+         FROM errors e JOIN issues i ON i.id = e.issue_id",
+    );
+    super::errors::push_filter(&mut errors, project, f);
+    let e: ErrorCounts = errors.build_query_as().fetch_one(db).await?;
+    let mut issues = QueryBuilder::new(
         "SELECT count(*) AS total,
-                count(*) FILTER (WHERE status = 'unresolved') AS unresolved,
-                count(*) FILTER (WHERE status = 'resolved') AS resolved,
-                count(*) FILTER (WHERE status = 'ignored') AS ignored
-         FROM issues WHERE project_id = $1",
-    )
-    .bind(project)
-    .fetch_one(db)
-    .await?;
+                count(*) FILTER (WHERE i.status = 'unresolved') AS unresolved,
+                count(*) FILTER (WHERE i.status = 'resolved') AS resolved,
+                count(*) FILTER (WHERE i.status = 'ignored') AS ignored
+         FROM issues i",
+    );
+    let any_status = Filter { status: None, resolved: None, ..f.clone() };
+    super::issues::push_filter(&mut issues, project, &any_status);
+    let i: IssueRow = issues.build_query_as().fetch_one(db).await?;
     Ok(Stats {
         total: e.total,
         unresolved: e.total - e.resolved,

@@ -18,7 +18,7 @@ pub fn IssuesPage() -> impl IntoView {
     // Bumped by live updates: refetches the list and the totals.
     let refresh = RwSignal::new(0u64);
     let issues = Resource::new(move || (search.get(), refresh.get()), |(s, _)| list_issues(s));
-    let stats = Resource::new(move || refresh.get(), |_| get_stats());
+    let stats = Resource::new(move || (search.get(), refresh.get()), |(s, _)| get_stats(s));
     let (live_state, paused) = use_live(move || refresh.update(|n| *n += 1));
     // The ids shown last and their query, so updates do not move rows under the reader.
     let shown: StoredValue<Option<(String, Vec<IssueId>)>> = StoredValue::new(None);
@@ -61,8 +61,8 @@ pub fn IssuesPage() -> impl IntoView {
 fn StatsCards(stats: Stats) -> impl IntoView {
     let l = stats.by_level;
     view! {
-        <div class="cards">
-            <div class="card"><span class="label">"Total errors"</span><span class="value" id="total-errors">{stats.total}</span></div>
+        <div class="cards" aria-label="Totals for the filters below">
+            <div class="card"><span class="label">"Errors"</span><span class="value" id="total-errors">{stats.total}</span></div>
             <div class="card"><span class="label">"Unresolved issues"</span><span class="value" id="unresolved-issues">{stats.issues.unresolved}</span></div>
             <div class="card"><span class="label">"Errors, last 24 h"</span><span class="value">{stats.last_24h}</span></div>
             <div class="card levels">
@@ -152,6 +152,7 @@ fn Filters(query: IssueQuery) -> impl IntoView {
                     <input id="filter-until" type="date" name="until" value=query.until.clone().unwrap_or_default() />
                 </span>
                 <span class="field"><Select name="sort" label="Sort by" options=sorts current=query.sort.as_str().to_owned() /></span>
+                <span class="field"><Select name="per_page" label="Per page" options=[25, 50, 100].iter().map(|n| (n.to_string(), n.to_string())).collect() current=query.per_page.to_string() /></span>
                 <button type="submit" class="primary">"Apply"</button>
                 <a class="reset" href="/">"Reset"</a>
             </div>
