@@ -200,12 +200,12 @@ fn IssueTable(page: IssuePage, rows: Vec<(IssueSummary, bool)>, query: IssueQuer
                     let i = s.issue;
                     view! {
                         <tr class="issue-row" class:fresh=fresh data-issue-id=i.id.to_string()>
-                            <td class="issue-main">
+                            <td class="issue-cell"><div class="issue-main">
                                 <LevelBadge level=i.level />
                                 <A href=format!("/issues/{}", i.id) attr:class="issue-title">{i.title}</A>
                                 <span class="culprit">{i.culprit}</span>
                                 {(i.status != IssueStatus::Unresolved).then(|| view! { <span class=format!("status status-{}", i.status)>{i.status.as_str()}</span> })}
-                            </td>
+                            </div></td>
                             <td class="num" data-label="events">{i.count}</td>
                             <td class="num" data-label="users">{s.users}</td>
                             <td><Trend counts=s.trend /></td>
