@@ -300,12 +300,20 @@ async fn list_filters_and_pages_select_exactly_the_matching_errors(pool: PgPool)
         (paged["total"].clone(), paged["limit"].clone(), paged["offset"].clone()),
         (json!(4), json!(2), json!(2))
     );
+    // Issue search covers the errors' messages too, not only titles: "gamma" titled the issue,
+    // and a later error of the same issue says something else.
+    app.post_error(json!({"message": "gamma 100% done_ok", "fingerprint": "gamma-group"})).await;
+    app.post_error(json!({"message": "epsilon detail only in a message", "fingerprint": "gamma-group"})).await;
+    app.process().await;
+    let found = app.get("/api/issues?q=epsilon&status=unresolved").await.body;
+    assert_eq!(found["total"], json!(1));
+    assert_eq!(found["issues"][0]["fingerprint"], json!("gamma-group"));
     let issues = app.get("/api/issues?source=frontend&environment=prod").await.body;
     assert_eq!(issues["total"], json!(1));
     assert_eq!(issues["issues"][0]["title"], json!("delta crash"));
     let stats = app.get("/api/stats").await.body;
-    assert_eq!(stats["by_level"], json!({"fatal": 2, "error": 0, "warning": 1, "info": 1, "debug": 0}));
-    assert_eq!(stats["by_source"], json!({"frontend": 2, "backend": 1, "api": 1}));
+    assert_eq!(stats["by_level"], json!({"fatal": 2, "error": 2, "warning": 1, "info": 1, "debug": 0}));
+    assert_eq!(stats["by_source"], json!({"frontend": 2, "backend": 1, "api": 3}));
 }
 
 #[sqlx::test]

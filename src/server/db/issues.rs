@@ -74,8 +74,10 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
         qb.push(" AND (i.title ILIKE ")
             .push_bind(pattern.clone())
             .push(" OR i.culprit ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR EXISTS (SELECT 1 FROM errors m WHERE m.issue_id = i.id AND m.message ILIKE ")
             .push_bind(pattern)
-            .push(")");
+            .push("))");
     }
     if let Some(since) = f.since {
         qb.push(" AND i.last_seen >= ").push_bind(since);
