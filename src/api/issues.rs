@@ -3,20 +3,13 @@
 use crate::model::{AppError, ErrorId, IssueDetail, IssueId, IssuePage, IssueStatus, Stats};
 use leptos::prelude::*;
 
-/// The project the dashboard shows (the `default` one until projects can be chosen).
-#[cfg(feature = "ssr")]
-async fn project(st: &crate::server::AppState) -> Result<crate::model::ProjectId, AppError> {
-    use crate::server::{db, error::ServerError};
-    Ok(db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?.id)
-}
-
 /// A page of issues for a URL query string such as `status=all&level=fatal&page=2`.
 #[server]
 pub async fn list_issues(query: String) -> Result<IssuePage, AppError> {
     use crate::model::{IssueQuery, IssueSummary};
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    let project = project(&st).await?;
+    let project = super::dashboard_project(&st).await?.id;
     let q = IssueQuery::from_query(&query);
     let now = chrono::Utc::now();
     let (issues, total) =
@@ -39,7 +32,7 @@ pub async fn get_stats(query: String) -> Result<Stats, AppError> {
     use crate::model::IssueQuery;
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    let project = project(&st).await?;
+    let project = super::dashboard_project(&st).await?.id;
     let filter = IssueQuery::from_query(&query).filter(chrono::Utc::now());
     Ok(db::stats::filtered(&st.db, project, &filter).await.map_err(ServerError::from)?)
 }
@@ -50,7 +43,7 @@ pub async fn get_issue(id: IssueId, event: Option<ErrorId>) -> Result<IssueDetai
     use crate::model::IssueSummary;
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    let project = project(&st).await?;
+    let project = super::dashboard_project(&st).await?.id;
     let issue = db::issues::get(&st.db, project, id).await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
     let now = chrono::Utc::now();
     let (users, trend) = db::issues::users_and_trends(&st.db, &[id], now)
@@ -70,7 +63,7 @@ pub async fn get_issue(id: IssueId, event: Option<ErrorId>) -> Result<IssueDetai
 pub async fn set_issue_status(id: IssueId, status: IssueStatus) -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    let project = project(&st).await?;
+    let project = super::dashboard_project(&st).await?.id;
     db::issues::set_status(&st.db, project, id, status).await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
     crate::server::live::changed(&st, project, &[id]).await;
     Ok(())
@@ -81,7 +74,7 @@ pub async fn set_issue_status(id: IssueId, status: IssueStatus) -> Result<(), Ap
 pub async fn delete_issue(id: IssueId) -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    let project = project(&st).await?;
+    let project = super::dashboard_project(&st).await?.id;
     if !db::issues::delete(&st.db, project, id).await.map_err(ServerError::from)? {
         return Err(AppError::NotFound);
     }

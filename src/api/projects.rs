@@ -8,8 +8,7 @@ use leptos::prelude::*;
 pub async fn get_project_settings() -> Result<ProjectSettings, AppError> {
     use crate::server::{db, error::ServerError, rest::dsn, state};
     let st = state()?;
-    let p =
-        db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    let p = super::dashboard_project(&st).await?;
     let keys = db::api_keys::list(&st.db, p.id).await.map_err(ServerError::from)?;
     Ok(ProjectSettings { id: p.id, dsn: dsn(&st.settings.public_url, &p.public_key, p.id.get()), name: p.name, keys })
 }
@@ -22,8 +21,7 @@ pub async fn create_api_key(name: String) -> Result<NewApiKey, AppError> {
     let name = name.trim();
     let name = if name.is_empty() { "unnamed" } else { name };
     let name: String = name.replace('\0', "").chars().take(100).collect();
-    let p =
-        db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    let p = super::dashboard_project(&st).await?;
     let (key, info) = db::api_keys::create(&st.db, p.id, &name).await.map_err(ServerError::from)?;
     Ok(NewApiKey { info, key })
 }
@@ -34,8 +32,7 @@ pub async fn create_api_key(name: String) -> Result<NewApiKey, AppError> {
 pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    let p =
-        db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    let p = super::dashboard_project(&st).await?;
     if !db::api_keys::revoke_by_id(&st.db, p.id, id).await.map_err(ServerError::from)? {
         return Err(AppError::NotFound);
     }
@@ -48,8 +45,7 @@ pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
 pub async fn rotate_dsn_key() -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    let p =
-        db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    let p = super::dashboard_project(&st).await?;
     db::projects::rotate_key(&st.db, p.id).await.map_err(ServerError::from)?;
     st.keys.clear();
     Ok(())

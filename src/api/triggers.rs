@@ -7,10 +7,9 @@ use leptos::prelude::*;
 /// The default project's id and public DSN key, for the dashboard's own error reporter.
 #[server]
 pub async fn get_reporter_config() -> Result<(i64, String), AppError> {
-    use crate::server::{db, error::ServerError, state};
+    use crate::server::state;
     let st = state()?;
-    let p =
-        db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    let p = super::dashboard_project(&st).await?;
     Ok((p.id.get(), p.public_key))
 }
 
@@ -20,7 +19,7 @@ pub async fn get_reporter_config() -> Result<(i64, String), AppError> {
 pub async fn trigger_backend_error() -> Result<(), AppError> {
     use crate::model::{ErrorId, Level, Source};
     use crate::server::queue::{QueuedEntry, QueuedError};
-    use crate::server::{db, error::ServerError, state};
+    use crate::server::state;
     #[derive(Debug, serde::Deserialize)]
     #[expect(dead_code, reason = "parsing is meant to fail before any field is read")]
     struct PaymentConfig {
@@ -32,8 +31,7 @@ pub async fn trigger_backend_error() -> Result<(), AppError> {
         Ok(_) => return Ok(()),
         Err(e) => e,
     };
-    let p =
-        db::projects::find_by_name(&st.db, "default").await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    let p = super::dashboard_project(&st).await?;
     let now = chrono::Utc::now();
     let message = format!("Backend test error: payment config invalid: {failure}");
     let entry = QueuedError {
