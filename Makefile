@@ -18,7 +18,7 @@ PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:/usr/local/bin:$(PATH)
 FAULTLINE_SDK_PYTHON ?= $(CARGO_TARGET_DIR)/sdk-venv/bin/python
 export DATABASE_URL REDIS_URL CARGO_TARGET_DIR PATH FAULTLINE_SDK_PYTHON
 
-.PHONY: run run-debug test setup setup-test services build lint fmt unit e2e clean-data
+.PHONY: run run-debug test bench setup setup-test services build lint fmt unit e2e clean-data
 
 ## run: install what is missing, start PostgreSQL and Redis if needed, build (release) and serve on 127.0.0.1:3000
 run: setup services
@@ -50,6 +50,10 @@ unit:
 e2e:
 	cargo leptos build
 	scripts/e2e.sh
+
+## bench: release server on a fresh database, driven through the Sentry envelope endpoint; prints the figures
+bench: setup services
+	scripts/bench.sh
 
 ## lint: cargo fmt --check and clippy -D warnings on both builds
 lint:
