@@ -1,5 +1,11 @@
 //! The faultline server: settings → state → migrations → worker + HTTP, until a signal.
 
+/// mimalloc returns memory to the system far better than glibc's allocator under the bursts of
+/// large, short-lived buffers that ingest and the worker make.
+#[cfg(feature = "ssr")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

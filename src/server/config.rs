@@ -18,6 +18,9 @@ pub struct Settings {
     pub public_url: String,
     /// `FAULTLINE_WORKER`, default `true`: run the queue worker in this process.
     pub run_worker: bool,
+    /// `FAULTLINE_WORKERS`, default 2: worker tasks in this process (they share the consumer
+    /// group, so one stores a batch while another reads the next).
+    pub workers: usize,
     /// `FAULTLINE_BATCH_SIZE`, default 500: most entries the worker takes per transaction.
     pub batch_size: usize,
     /// `FAULTLINE_CLAIM_IDLE_MS`, default 30000: a pending entry idle this long is reclaimed.
@@ -55,6 +58,7 @@ impl Settings {
                 .map(|u| u.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| format!("http://{site_addr}")),
             run_worker: parsed("FAULTLINE_WORKER", true)?,
+            workers: parsed::<usize>("FAULTLINE_WORKERS", 2)?.clamp(1, 64),
             batch_size: parsed::<usize>("FAULTLINE_BATCH_SIZE", 500)?.max(1),
             claim_idle: Duration::from_millis(parsed("FAULTLINE_CLAIM_IDLE_MS", 30_000)?),
             cache_ttl: Duration::from_secs(parsed("FAULTLINE_CACHE_TTL_SECS", 30)?),
@@ -74,6 +78,7 @@ impl Settings {
             bootstrap_api_key: "test-api-key".into(),
             public_url: "http://127.0.0.1:3000".into(),
             run_worker: false,
+            workers: 1,
             batch_size: 500,
             claim_idle: Duration::from_millis(30_000),
             cache_ttl: Duration::from_secs(30),

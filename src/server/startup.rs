@@ -66,10 +66,13 @@ pub async fn prepare(state: &AppState) -> Result<Prepared, ServerError> {
 /// and the worker's current batch finish, and returns.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = state
-        .settings
-        .run_worker
-        .then(|| tokio::spawn(super::worker::run_until_stopped(state.clone(), stop_rx.clone())));
+    let workers: Vec<_> = if state.settings.run_worker {
+        (0..state.settings.workers)
+            .map(|_| tokio::spawn(super::worker::run_until_stopped(state.clone(), stop_rx.clone())))
+            .collect()
+    } else {
+        Vec::new()
+    };
     tokio::spawn(state.live.clone().run(state.settings.redis_url.clone(), state.updates_channel(), stop_rx.clone()));
     let app = build_router(state);
     let mut stop_rx_http = stop_rx.clone();
@@ -82,7 +85,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
         let _ = stop_tx.send(true);
     });
     let result = server.await;
-    if let Some(worker) = worker {
+    for worker in workers {
         let _ = worker.await;
     }
     signal_task.abort();
