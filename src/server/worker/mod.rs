@@ -190,7 +190,7 @@ fn sentry_to_new_error(q: QueuedEvent) -> NewError {
         environment: n.environment,
         release: n.release,
         platform: Some(n.platform),
-        payload: Some(event),
+        payload: Some(sentry::remainder(event)),
         title: n.title,
         culprit: n.culprit,
     }

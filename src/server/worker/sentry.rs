@@ -115,6 +115,45 @@ fn plausible(t: DateTime<Utc>, received_at: DateTime<Utc>) -> bool {
     t <= received_at + chrono::Duration::minutes(1) && t >= received_at - chrono::Duration::days(30)
 }
 
+/// What of an event is not already stored in the error's columns or `context`: kept as the
+/// error's `payload` (threads, debug_meta, _meta, fields of future SDKs…), so nothing the SDK
+/// sent is lost and nothing is stored twice.
+pub fn remainder(event: Value) -> Value {
+    const STORED: [&str; 22] = [
+        "event_id",
+        "timestamp",
+        "level",
+        "platform",
+        "environment",
+        "release",
+        "message",
+        "logentry",
+        "exception",
+        "breadcrumbs",
+        "tags",
+        "user",
+        "contexts",
+        "request",
+        "extra",
+        "sdk",
+        "transaction",
+        "server_name",
+        "logger",
+        "dist",
+        "modules",
+        "received",
+    ];
+    match event {
+        Value::Object(mut map) => {
+            for key in STORED {
+                map.remove(key);
+            }
+            Value::Object(map)
+        }
+        other => other,
+    }
+}
+
 /// `{"values": [...]}`, a bare list, or one bare object → a list.
 fn values(v: Option<&Value>) -> Vec<Value> {
     match v {
@@ -678,6 +717,12 @@ mod tests {
             normalize(&json!({"tags": {"beta": true, "n": 3}}), now).context["tags"],
             json!({"beta": "True", "n": "3"})
         );
+    }
+
+    #[test]
+    fn the_payload_keeps_only_what_context_and_columns_do_not() {
+        let ev = json!({"message": "m", "tags": {"a": "b"}, "threads": {"values": []}, "debug_meta": {"images": []}, "x_future": 1});
+        assert_eq!(remainder(ev), json!({"threads": {"values": []}, "debug_meta": {"images": []}, "x_future": 1}));
     }
 
     #[test]
