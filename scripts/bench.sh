@@ -19,7 +19,9 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 fi
 
 cargo leptos build --release
-cargo build --release --features ssr --bin bench
+# Its own target directory: built with cargo-leptos' LEPTOS_* settings the shared one would
+# recompile the leptos crates on every run.
+cargo build --release --features ssr --bin bench --target-dir "$target_dir/bench"
 
 PGOPTIONS="--client-min-messages=warning" psql "$server_root/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 psql "$server_root/postgres" -qc "CREATE DATABASE $db" >/dev/null
@@ -43,5 +45,5 @@ for _ in $(seq 1 120); do
 done
 sleep 2 # let the server settle before the idle memory reading
 
-"$target_dir/release/bench" --url "http://127.0.0.1:$port" --pid "$server" --seconds "$seconds" \
+"$target_dir/bench/release/bench" --url "http://127.0.0.1:$port" --pid "$server" --seconds "$seconds" \
   --out "$(cd "$target_dir" && pwd)/bench-results.json"
