@@ -165,7 +165,7 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
 }
 
 /// The batch as column arrays, for `UNNEST`.
-struct ErrorColumns {
+struct ErrorColumns<'a> {
     id: Vec<Uuid>,
     project: Vec<i64>,
     issue: Vec<i64>,
@@ -173,19 +173,20 @@ struct ErrorColumns {
     timestamp: Vec<DateTime<Utc>>,
     received_at: Vec<DateTime<Utc>>,
     level: Vec<&'static str>,
-    message: Vec<String>,
-    stack_trace: Vec<Option<String>>,
-    context: Vec<serde_json::Value>,
+    message: Vec<&'a str>,
+    stack_trace: Vec<Option<&'a str>>,
+    context: Vec<&'a serde_json::Value>,
     source: Vec<&'static str>,
-    url: Vec<Option<String>>,
-    fingerprint: Vec<String>,
-    environment: Vec<Option<String>>,
-    release: Vec<Option<String>>,
-    platform: Vec<Option<String>>,
-    payload: Vec<Option<serde_json::Value>>,
+    url: Vec<Option<&'a str>>,
+    fingerprint: Vec<&'a str>,
+    environment: Vec<Option<&'a str>>,
+    release: Vec<Option<&'a str>>,
+    platform: Vec<Option<&'a str>>,
+    payload: Vec<Option<&'a serde_json::Value>>,
 }
 
-impl ErrorColumns {
+/// Borrows the batch's strings and JSON instead of copying them.
+impl<'a> ErrorColumns<'a> {
     fn with_capacity(n: usize) -> Self {
         Self {
             id: Vec::with_capacity(n),
@@ -208,7 +209,7 @@ impl ErrorColumns {
         }
     }
 
-    fn push(&mut self, e: &NewError, issue: IssueId) {
+    fn push(&mut self, e: &'a NewError, issue: IssueId) {
         self.id.push(*e.id.as_uuid());
         self.project.push(e.project_id.get());
         self.issue.push(issue.get());
@@ -216,15 +217,15 @@ impl ErrorColumns {
         self.timestamp.push(e.timestamp);
         self.received_at.push(e.received_at);
         self.level.push(e.level);
-        self.message.push(e.message.clone());
-        self.stack_trace.push(e.stack_trace.clone());
-        self.context.push(e.context.clone());
+        self.message.push(&e.message);
+        self.stack_trace.push(e.stack_trace.as_deref());
+        self.context.push(&e.context);
         self.source.push(e.source);
-        self.url.push(e.url.clone());
-        self.fingerprint.push(e.fingerprint.clone());
-        self.environment.push(e.environment.clone());
-        self.release.push(e.release.clone());
-        self.platform.push(e.platform.clone());
-        self.payload.push(e.payload.clone());
+        self.url.push(e.url.as_deref());
+        self.fingerprint.push(&e.fingerprint);
+        self.environment.push(e.environment.as_deref());
+        self.release.push(e.release.as_deref());
+        self.platform.push(e.platform.as_deref());
+        self.payload.push(e.payload.as_ref());
     }
 }
