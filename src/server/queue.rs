@@ -47,7 +47,8 @@ pub struct QueuedEvent {
     pub received_at: DateTime<Utc>,
     /// The event id SDKs know the event by (envelope header, else payload, else new).
     pub event_id: uuid::Uuid,
-    pub event: serde_json::Value,
+    /// The event's JSON as the SDK sent it (checked at ingest), copied without re-encoding.
+    pub event: Box<serde_json::value::RawValue>,
 }
 
 /// One stream entry: an error from the REST API or an event from a Sentry SDK.

@@ -141,12 +141,17 @@ async fn accept_event(
     if state.queue.depth_cached().await? > state.settings.max_queue_depth {
         return Err(IngestError::QueueFull { retry_after: 60 });
     }
+    drop(event);
+    let raw = String::from_utf8(payload.to_vec())
+        .ok()
+        .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
+        .ok_or_else(|| IngestError::BadEvent("the event is not UTF-8 JSON".into()))?;
     let entry = QueuedEntry::Sentry(QueuedEvent {
         id: ErrorId::new_random(),
         project_id: project,
         received_at: Utc::now(),
         event_id,
-        event,
+        event: raw,
     });
     state.queue.push(&entry).await?;
     Ok(event_id)

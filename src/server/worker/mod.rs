@@ -95,10 +95,16 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
                 errors.push(to_new_error(entry));
                 raws.push(raw);
             }
-            Some(Ok(QueuedEntry::Sentry(event))) => {
-                errors.push(sentry_to_new_error(event));
-                raws.push(raw);
-            }
+            Some(Ok(QueuedEntry::Sentry(event))) => match sentry_to_new_error(event) {
+                Some(e) => {
+                    errors.push(e);
+                    raws.push(raw);
+                }
+                None => {
+                    tracing::error!(stream.id = %d.stream_id, "queued Sentry event is not JSON; set aside");
+                    state.queue.dead_letter(raw, "event is not JSON").await?;
+                }
+            },
             Some(Err(e)) => {
                 tracing::error!(stream.id = %d.stream_id, error = %e, "undecodable queue entry set aside");
                 state.queue.dead_letter(raw, &e.to_string()).await?;
@@ -170,11 +176,11 @@ async fn publish(state: &AppState, stored: &StoredBatch) {
 }
 
 /// Normalises a queued Sentry event into a row to store, grouped by the §6.5 key.
-fn sentry_to_new_error(q: QueuedEvent) -> NewError {
-    let mut event = q.event;
+fn sentry_to_new_error(q: QueuedEvent) -> Option<NewError> {
+    let mut event: serde_json::Value = serde_json::from_str(q.event.get()).ok()?;
     crate::server::strip_nul_in(&mut event);
     let n = sentry::normalize(&event, q.received_at);
-    NewError {
+    Some(NewError {
         id: q.id,
         project_id: q.project_id,
         event_id: q.event_id,
@@ -193,7 +199,7 @@ fn sentry_to_new_error(q: QueuedEvent) -> NewError {
         payload: Some(sentry::remainder(event)),
         title: n.title,
         culprit: n.culprit,
-    }
+    })
 }
 
 /// Turns a queued error into a row to store, computing its grouping.
