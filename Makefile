@@ -9,8 +9,10 @@ export
 
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/faultline
 REDIS_URL ?= redis://127.0.0.1:6379
-# Builds go outside the checkout so fresh clones on the same machine reuse them.
-CARGO_TARGET_DIR ?= $(HOME)/.cache/faultline/target
+# Builds go outside the checkout (kept across clean clones of the same folder), one directory per
+# checkout: server functions are addressed by a hash of the checkout's path, so the browser and
+# server builds must never mix artifacts of two checkouts.
+CARGO_TARGET_DIR ?= $(HOME)/.cache/faultline/target-$(shell pwd | cksum | cut -d' ' -f1)
 # Match cargo-leptos' debug flags so plain cargo commands reuse its artifacts.
 DEBUG_RUSTFLAGS := --cfg erase_components
 PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:/usr/local/bin:$(PATH)

@@ -86,19 +86,19 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
     .bind(&g_ts)
     .fetch_all(&mut *tx)
     .await?;
-    let mut issue_of: HashMap<(ProjectId, String), IssueId> = HashMap::with_capacity(issue_rows.len());
+    let mut issue_of: HashMap<ProjectId, HashMap<String, IssueId>> = HashMap::new();
     let mut new_issues = Vec::new();
     for (id, project, fp, created) in issue_rows {
         if created {
             new_issues.push((project, id));
         }
-        issue_of.insert((project, fp), id);
+        issue_of.entry(project).or_default().insert(fp, id);
     }
 
     let m = errors.len();
     let mut cols = ErrorColumns::with_capacity(m);
     for e in errors {
-        let Some(issue) = issue_of.get(&(e.project_id, e.fingerprint.clone())) else {
+        let Some(issue) = issue_of.get(&e.project_id).and_then(|m| m.get(e.fingerprint.as_str())) else {
             return Err(sqlx::Error::Protocol(format!("no issue returned for fingerprint {}", e.fingerprint)));
         };
         cols.push(e, *issue);
