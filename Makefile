@@ -54,8 +54,9 @@ e2e:
 	scripts/e2e.sh
 
 ## bench: release server on a fresh database, driven through the Sentry envelope endpoint; prints the figures
+## (INSTANCES=3: three servers sharing PostgreSQL and Redis, one SIGKILLed mid-run)
 bench: setup services
-	scripts/bench.sh
+	scripts/bench.sh --instances $(or $(INSTANCES),1)
 
 ## lint: cargo fmt --check and clippy -D warnings on both builds
 lint:

@@ -83,7 +83,12 @@ pub struct ErrorEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorList {
     pub errors: Vec<ErrorEvent>,
+    /// How many errors match; with a filter on the errors' own fields (level, source,
+    /// environment, release, q, since, until) counting stops at 10,000.
     pub total: i64,
+    /// True when `total` stopped at 10,000 (more match).
+    #[serde(default)]
+    pub total_capped: bool,
     pub limit: i64,
     pub offset: i64,
 }

@@ -18,7 +18,7 @@ pub struct Settings {
     pub public_url: String,
     /// `FAULTLINE_WORKER`, default `true`: run the queue worker in this process.
     pub run_worker: bool,
-    /// `FAULTLINE_WORKERS`, default 2: worker tasks in this process (they share the consumer
+    /// `FAULTLINE_WORKERS`, default 3: worker tasks in this process (they share the consumer
     /// group, so one stores a batch while another reads the next).
     pub workers: usize,
     /// `FAULTLINE_BATCH_SIZE`, default 100: most entries the worker takes per transaction
@@ -59,7 +59,7 @@ impl Settings {
                 .map(|u| u.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| format!("http://{site_addr}")),
             run_worker: parsed("FAULTLINE_WORKER", true)?,
-            workers: parsed::<usize>("FAULTLINE_WORKERS", 2)?.clamp(1, 64),
+            workers: parsed::<usize>("FAULTLINE_WORKERS", 3)?.clamp(1, 64),
             batch_size: parsed::<usize>("FAULTLINE_BATCH_SIZE", 100)?.max(1),
             claim_idle: Duration::from_millis(parsed("FAULTLINE_CLAIM_IDLE_MS", 30_000)?),
             cache_ttl: Duration::from_secs(parsed("FAULTLINE_CACHE_TTL_SECS", 30)?),

@@ -38,12 +38,16 @@ impl From<ServerError> for AppError {
     }
 }
 
-/// True when PostgreSQL could not be reached or is shutting down, rather than refusing the query.
+/// True when PostgreSQL could not be reached, is shutting down, or aborted the query in a conflict
+/// with another transaction — all worth retrying — rather than refusing the query itself.
 pub fn db_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
-        // Class 08: connection exceptions; 57P: operator intervention (shutdown, restart).
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        // Class 08: connection exceptions; 57P: operator intervention (shutdown, restart); 40:
+        // a deadlock or serialization conflict with another transaction, gone on a retry.
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c.starts_with("40"))
+        }
         _ => false,
     }
 }

@@ -51,6 +51,31 @@ pub struct QueuedEvent {
     pub event: Box<serde_json::value::RawValue>,
 }
 
+/// What ingest knew about a Sentry event, queued in front of the event's own JSON.
+#[derive(Debug, Serialize)]
+pub struct EventMeta {
+    pub id: ErrorId,
+    pub project_id: ProjectId,
+    pub received_at: DateTime<Utc>,
+    pub event_id: uuid::Uuid,
+}
+
+/// Encodes the `QueuedEntry::Sentry` entry of `meta` and `event`, copying the event's JSON in as
+/// it came. `event` must be one valid JSON value (ingest has checked it), so it is not parsed again.
+pub fn encode_event(meta: &EventMeta, event: &[u8]) -> Result<Vec<u8>, ServerError> {
+    let mut out = Vec::with_capacity(event.len() + 160);
+    out.extend_from_slice(b"{\"sentry\":");
+    serde_json::to_writer(&mut out, meta).map_err(ServerError::Encode)?;
+    // Reopen the object to add the event as its last field.
+    if out.pop() != Some(b'}') {
+        return Err(ServerError::Other("event metadata did not encode as an object".into()));
+    }
+    out.extend_from_slice(b",\"event\":");
+    out.extend_from_slice(event);
+    out.extend_from_slice(b"}}");
+    Ok(out)
+}
+
 /// One stream entry: an error from the REST API or an event from a Sentry SDK.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,11 +107,29 @@ pub struct Queue {
     stream: String,
     /// The last depth read and when, so ingest does not ask Redis on every request.
     depth_seen: Arc<Mutex<Option<(u64, Instant)>>>,
+    /// One connection every ingest request appends through: concurrent appends travel together
+    /// (pipelined), which costs Redis and the server far fewer system calls than one connection
+    /// per request. Dropped after an error, so the next append opens a fresh one.
+    appender: Arc<Mutex<Option<redis::aio::MultiplexedConnection>>>,
 }
 
 impl Queue {
     pub fn new(pool: deadpool_redis::Pool, prefix: &str) -> Self {
-        Self { pool, stream: format!("{prefix}:events"), depth_seen: Arc::default() }
+        Self { pool, stream: format!("{prefix}:events"), depth_seen: Arc::default(), appender: Arc::default() }
+    }
+
+    /// The shared appending connection, opened from the pool when there is none.
+    async fn appender(&self) -> Result<redis::aio::MultiplexedConnection, ServerError> {
+        if let Ok(shared) = self.appender.lock()
+            && let Some(conn) = shared.as_ref()
+        {
+            return Ok(conn.clone());
+        }
+        let conn = deadpool_redis::Connection::take(self.pool.get().await?);
+        if let Ok(mut shared) = self.appender.lock() {
+            *shared = Some(conn.clone());
+        }
+        Ok(conn)
     }
 
     /// The depth, read from Redis at most every 500 ms.
@@ -128,11 +171,20 @@ impl Queue {
 
     /// Appends one entry; returns its stream id.
     pub async fn push(&self, entry: &QueuedEntry) -> Result<String, ServerError> {
-        let json = serde_json::to_vec(entry).map_err(ServerError::Encode)?;
-        let mut conn = self.conn().await?;
-        let id: String =
-            redis::cmd("XADD").arg(&self.stream).arg("*").arg(FIELD).arg(json).query_async(&mut conn).await?;
-        Ok(id)
+        self.push_encoded(serde_json::to_vec(entry).map_err(ServerError::Encode)?).await
+    }
+
+    /// Appends one entry already encoded as JSON (see `encode_event`); returns its stream id.
+    pub async fn push_encoded(&self, json: Vec<u8>) -> Result<String, ServerError> {
+        let mut conn = self.appender().await?;
+        let res: redis::RedisResult<String> =
+            redis::cmd("XADD").arg(&self.stream).arg("*").arg(FIELD).arg(json).query_async(&mut conn).await;
+        if res.is_err()
+            && let Ok(mut shared) = self.appender.lock()
+        {
+            *shared = None;
+        }
+        Ok(res?)
     }
 
     /// Reads up to `count` new entries for `consumer`, waiting at most `block` for the first.
@@ -261,4 +313,29 @@ fn parse_entries(v: Value) -> Vec<Delivery> {
             Some(Delivery { stream_id, raw })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_event_decodes_as_a_sentry_entry_with_the_event_unchanged() {
+        let meta = EventMeta {
+            id: ErrorId::new_random(),
+            project_id: ProjectId::new(7),
+            received_at: Utc::now(),
+            event_id: uuid::Uuid::new_v4(),
+        };
+        let event = br#" {"message": "caf\u00e9 \"quoted\"", "extra": {"n": [1, 2.5, null]}} "#;
+        let bytes = encode_event(&meta, event).unwrap();
+        let Ok(QueuedEntry::Sentry(q)) = serde_json::from_slice::<QueuedEntry>(&bytes) else {
+            panic!("not a Sentry entry: {}", String::from_utf8_lossy(&bytes));
+        };
+        assert_eq!(
+            (q.id, q.project_id, q.received_at, q.event_id),
+            (meta.id, meta.project_id, meta.received_at, meta.event_id)
+        );
+        assert_eq!(q.event.get().trim(), std::str::from_utf8(event).unwrap().trim());
+    }
 }

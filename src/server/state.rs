@@ -10,6 +10,7 @@ use super::queue::Queue;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -25,6 +26,8 @@ pub struct AppState {
     pub keys: KeyCache,
     /// Fan-out of live updates to this process's dashboards.
     pub live: super::live::LiveHub,
+    /// Queue entries this process's workers have handled since start (shown by `/health`).
+    pub processed: Arc<AtomicU64>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -56,6 +59,7 @@ impl AppState {
             cache: Cache::new(redis.clone(), &settings.redis_prefix, settings.cache_ttl),
             keys: KeyCache::default(),
             live: super::live::LiveHub::default(),
+            processed: Arc::default(),
             leptos_options,
             settings: Arc::new(settings),
             db,

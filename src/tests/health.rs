@@ -26,12 +26,18 @@ async fn wait_for(app: &TestApp, want: StatusCode) -> (StatusCode, Value) {
 }
 
 #[sqlx::test]
-async fn health_is_ok_with_both_services_and_counts_the_queue(pool: PgPool) {
+async fn health_is_ok_with_both_services_and_counts_the_queue_and_the_work_done(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     app.post_error(json!({"message": "waiting"})).await;
     let (status, body) = health(&app).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!({"status": "ok", "postgres": "ok", "redis": "ok", "queue": {"pending": 1}}));
+    assert_eq!(
+        body,
+        json!({"status": "ok", "postgres": "ok", "redis": "ok", "queue": {"pending": 1}, "worker": {"processed": 0}})
+    );
+    app.process().await;
+    let (_, body) = health(&app).await;
+    assert_eq!((&body["queue"]["pending"], &body["worker"]["processed"]), (&json!(0), &json!(1)));
 }
 
 #[sqlx::test]

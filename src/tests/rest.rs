@@ -371,3 +371,22 @@ async fn a_full_queue_answers_429_with_retry_after(pool: PgPool) {
     assert_eq!((a.status, a.error_code()), (StatusCode::TOO_MANY_REQUESTS, "queue_full"));
     assert_eq!(a.header("retry-after"), Some("60"));
 }
+
+#[sqlx::test]
+async fn error_totals_stop_at_ten_thousand_only_when_filtering_on_error_fields(pool: PgPool) {
+    // 10,050 errors in 5 issues; every fifth error is in staging (2,010 of them).
+    faultline::server::db::bench::seed_project(&pool, "big", "big-key", 5, 10_050).await.unwrap();
+    let app = TestApp::spawn(pool).await;
+    let totals = |path: &'static str| {
+        let app = &app;
+        async move {
+            let body = app.request(Method::GET, path, Some("big-key"), None).await.body;
+            (body["total"].clone(), body["total_capped"].clone())
+        }
+    };
+    assert_eq!(totals("/api/errors").await, (json!(10_050), json!(false)));
+    assert_eq!(totals("/api/errors?status=unresolved&resolved=false").await.1, json!(false));
+    assert_eq!(totals("/api/errors?environment=staging").await, (json!(2_010), json!(false)));
+    assert_eq!(totals("/api/errors?since=2000-01-01T00:00:00Z").await, (json!(10_000), json!(true)));
+    assert_eq!(totals("/api/issues?environment=staging").await.0, json!(5));
+}

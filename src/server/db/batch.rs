@@ -70,13 +70,17 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
     }
 
     let mut tx = db.begin().await?;
-    let issue_rows: Vec<(IssueId, ProjectId, String, bool)> = sqlx::query_as(
+    // New issues are created without touching existing ones; then every issue of the batch is
+    // looked up with a key-share lock (it cannot be deleted under us, while other workers may
+    // still store into it). Issue rows are locked for update only at the end, for the counts, so
+    // concurrent batches of the same issues overlap instead of queueing behind each other.
+    let created: Vec<(IssueId, ProjectId)> = sqlx::query_as(
         "INSERT INTO issues (project_id, fingerprint, title, culprit, level, first_seen, last_seen, event_count)
          SELECT p, f, t, c, l, ts, ts, 0
          FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
               AS g(p, f, t, c, l, ts)
-         ON CONFLICT (project_id, fingerprint) DO UPDATE SET fingerprint = EXCLUDED.fingerprint
-         RETURNING id, project_id, fingerprint, (xmax = 0) AS created",
+         ON CONFLICT (project_id, fingerprint) DO NOTHING
+         RETURNING id, project_id",
     )
     .bind(&g_project)
     .bind(&g_fp)
@@ -86,14 +90,21 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
     .bind(&g_ts)
     .fetch_all(&mut *tx)
     .await?;
+    let issue_rows: Vec<(IssueId, ProjectId, String)> = sqlx::query_as(
+        "SELECT i.id, i.project_id, i.fingerprint
+         FROM issues i JOIN UNNEST($1::bigint[], $2::text[]) AS g(p, f) ON i.project_id = g.p AND i.fingerprint = g.f
+         ORDER BY i.id
+         FOR KEY SHARE OF i",
+    )
+    .bind(&g_project)
+    .bind(&g_fp)
+    .fetch_all(&mut *tx)
+    .await?;
     let mut issue_of: HashMap<ProjectId, HashMap<String, IssueId>> = HashMap::new();
-    let mut new_issues = Vec::new();
-    for (id, project, fp, created) in issue_rows {
-        if created {
-            new_issues.push((project, id));
-        }
+    for (id, project, fp) in issue_rows {
         issue_of.entry(project).or_default().insert(fp, id);
     }
+    let new_issues = created.into_iter().map(|(id, project)| (project, id)).collect::<Vec<_>>();
 
     let m = errors.len();
     let mut cols = ErrorColumns::with_capacity(m);
@@ -132,6 +143,34 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
     .fetch_all(&mut *tx)
     .await?;
 
+    // The environments, releases and sources each issue has seen (for filtering issues).
+    let mut values: std::collections::BTreeSet<(i64, &str, &str)> = std::collections::BTreeSet::new();
+    for (e, issue) in errors.iter().zip(&cols.issue) {
+        values.insert((*issue, "source", e.source));
+        if let Some(env) = e.environment.as_deref() {
+            values.insert((*issue, "environment", env));
+        }
+        if let Some(release) = e.release.as_deref() {
+            values.insert((*issue, "release", release));
+        }
+    }
+    let (v_issue, v_key, v_value): (Vec<i64>, Vec<&str>, Vec<&str>) =
+        values.into_iter().fold((Vec::new(), Vec::new(), Vec::new()), |(mut i, mut k, mut v), (issue, key, value)| {
+            i.push(issue);
+            k.push(key);
+            v.push(value);
+            (i, k, v)
+        });
+    sqlx::query(
+        "INSERT INTO issue_values (issue_id, key, value)
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(&v_issue)
+    .bind(&v_key)
+    .bind(&v_value)
+    .execute(&mut *tx)
+    .await?;
+
     // Per issue: how many new errors, and their earliest and latest timestamps.
     let mut per_issue: BTreeMap<IssueId, (i64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     for (_, issue, _, ts) in &inserted {
@@ -145,6 +184,11 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
         let counts: Vec<i64> = per_issue.values().map(|v| v.0).collect();
         let firsts: Vec<DateTime<Utc>> = per_issue.values().map(|v| v.1).collect();
         let lasts: Vec<DateTime<Utc>> = per_issue.values().map(|v| v.2).collect();
+        // Locked in id order, so concurrent batches never wait on each other in a cycle.
+        sqlx::query("SELECT 1 FROM issues WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE issues SET event_count = event_count + d.n,
                                first_seen = LEAST(first_seen, d.first_ts),

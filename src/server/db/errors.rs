@@ -76,6 +76,9 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
     push_eq(qb, "e.issue_id", f.issue_id);
     push_eq(qb, "e.environment", f.environment.as_deref());
     push_eq(qb, "e.release", f.release.as_deref());
+    // Only issues that have seen these values can hold matching errors: a value no issue has is
+    // answered without reading errors.
+    super::push_issue_values(qb, "e.issue_id", f);
     match f.resolved {
         Some(true) => {
             qb.push(" AND i.status = 'resolved'");
@@ -96,16 +99,46 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
     }
 }
 
-/// A page of `project`'s errors matching `f`, newest first, and how many match in all.
+/// Counting errors stops here when the filter is on the errors' own fields (see `list`).
+pub const COUNT_CAP: i64 = 10_000;
+
+/// Whether `f` filters only on what issues know (status, issue), so the issues' counters give
+/// the number of matching errors without reading them.
+fn counted_by_issues(f: &Filter) -> bool {
+    f.level.is_none()
+        && f.source.is_none()
+        && f.environment.is_none()
+        && f.release.is_none()
+        && f.q.is_none()
+        && f.since.is_none()
+        && f.until.is_none()
+}
+
+/// A page of `project`'s errors matching `f`, newest first, how many match in all and whether
+/// that count stopped at `COUNT_CAP`. Filters on issues alone are counted exactly from the
+/// issues' counters; filters on the errors' fields count at most `COUNT_CAP + 1` rows, so a list
+/// over millions of errors answers in milliseconds.
 pub async fn list(
     db: &sqlx::PgPool,
     project: ProjectId,
     f: &Filter,
     page: Page,
-) -> sqlx::Result<(Vec<ErrorEvent>, i64)> {
-    let mut count = QueryBuilder::new("SELECT count(*) FROM errors e JOIN issues i ON i.id = e.issue_id");
-    push_filter(&mut count, project, f);
-    let total: i64 = count.build_query_scalar().fetch_one(db).await?;
+) -> sqlx::Result<(Vec<ErrorEvent>, i64, bool)> {
+    let (total, capped) = if counted_by_issues(f) {
+        let mut count = QueryBuilder::new("SELECT COALESCE(sum(i.event_count), 0)::bigint FROM issues i");
+        let issue_filter = Filter { status: f.status, resolved: f.resolved, issue_id: f.issue_id, ..Filter::default() };
+        super::issues::push_filter(&mut count, project, &issue_filter);
+        (count.build_query_scalar().fetch_one(db).await?, false)
+    } else {
+        // Issues are joined only for a status filter; in the index's order, so the planner walks
+        // the newest matching errors rather than scanning for any.
+        let join = if f.status.is_some() || f.resolved.is_some() { " JOIN issues i ON i.id = e.issue_id" } else { "" };
+        let mut count = QueryBuilder::new(format!("SELECT count(*) FROM (SELECT 1 FROM errors e{join}"));
+        push_filter(&mut count, project, f);
+        count.push(" ORDER BY e.timestamp DESC, e.id DESC LIMIT ").push_bind(COUNT_CAP + 1).push(") AS capped");
+        let n: i64 = count.build_query_scalar().fetch_one(db).await?;
+        (n.min(COUNT_CAP), n > COUNT_CAP)
+    };
 
     let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM errors e JOIN issues i ON i.id = e.issue_id"));
     push_filter(&mut qb, project, f);
@@ -115,7 +148,7 @@ pub async fn list(
         .push_bind(page.offset);
     let rows: Vec<ErrorRow> = qb.build_query_as().fetch_all(db).await?;
     let errors = rows.into_iter().map(ErrorEvent::try_from).collect::<sqlx::Result<_>>()?;
-    Ok((errors, total))
+    Ok((errors, total, capped))
 }
 
 /// Deletes one error and takes it off its issue's count. Answers its issue, if it existed.

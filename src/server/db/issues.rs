@@ -62,20 +62,17 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
         }
         None => {}
     }
-    if f.source.is_some() || f.environment.is_some() || f.release.is_some() {
-        qb.push(" AND EXISTS (SELECT 1 FROM errors e WHERE e.issue_id = i.id");
-        push_eq(qb, "e.source", f.source.map(|s| s.as_str()));
-        push_eq(qb, "e.environment", f.environment.as_deref());
-        push_eq(qb, "e.release", f.release.as_deref());
-        qb.push(")");
-    }
+    super::push_issue_values(qb, "i.id", f);
     if let Some(q) = f.q.as_deref() {
+        // The messages' matches are found once (through the trigram index), not per issue.
         let pattern = like_pattern(q);
         qb.push(" AND (i.title ILIKE ")
             .push_bind(pattern.clone())
             .push(" OR i.culprit ILIKE ")
             .push_bind(pattern.clone())
-            .push(" OR EXISTS (SELECT 1 FROM errors m WHERE m.issue_id = i.id AND m.message ILIKE ")
+            .push(" OR i.id IN (SELECT m.issue_id FROM errors m WHERE m.project_id = ")
+            .push_bind(project)
+            .push(" AND m.message ILIKE ")
             .push_bind(pattern)
             .push("))");
     }

@@ -2,12 +2,13 @@
 
 pub mod api_keys;
 pub mod batch;
+pub mod bench;
 pub mod errors;
 pub mod issues;
 pub mod projects;
 pub mod stats;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::time::Duration;
 
 /// The embedded migrations (`migrations/`), applied at start-up.
@@ -16,7 +17,14 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 /// Opens the pool without waiting for the database, so the server starts (and /health reports)
 /// even while PostgreSQL is down.
 pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(3)).connect_lazy(url)
+    let options: PgConnectOptions = url.parse()?;
+    // JIT compilation costs tens of milliseconds and only pays off on long analytical queries,
+    // which faultline does not run: off for its own sessions.
+    let options = options.options([("jit", "off")]);
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options))
 }
 
 /// Checks that PostgreSQL answers.
@@ -31,6 +39,30 @@ where
 {
     if let Some(v) = value {
         qb.push(" AND ").push(column).push(" = ").push_bind(v);
+    }
+}
+
+/// Appends, per source, environment and release filter of `f`, a condition that the issue in
+/// `issue_column` has seen that value (from `issue_values`, kept by the worker).
+pub(crate) fn push_issue_values(
+    qb: &mut sqlx::QueryBuilder<sqlx::Postgres>,
+    issue_column: &str,
+    f: &crate::model::Filter,
+) {
+    for (key, value) in [
+        ("source", f.source.map(|s| s.as_str())),
+        ("environment", f.environment.as_deref()),
+        ("release", f.release.as_deref()),
+    ] {
+        if let Some(value) = value {
+            qb.push(" AND ")
+                .push(issue_column)
+                .push(" IN (SELECT v.issue_id FROM issue_values v WHERE v.key = ")
+                .push_bind(key)
+                .push(" AND v.value = ")
+                .push_bind(value.to_owned())
+                .push(")");
+        }
     }
 }
 

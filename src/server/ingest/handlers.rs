@@ -5,7 +5,7 @@ use super::decode::{MAX_DECODED, decode, read_raw};
 use super::envelope;
 use super::error::IngestError;
 use crate::model::{ErrorId, ProjectId, ProjectKey};
-use crate::server::queue::{QueuedEntry, QueuedEvent};
+use crate::server::queue::{EventMeta, encode_event};
 use crate::server::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -119,13 +119,11 @@ async fn accept_event(
     header_id: Option<Uuid>,
     payload: &[u8],
 ) -> Result<Uuid, IngestError> {
-    // Fully parsed here, so an event the worker could not read is refused now, not lost later.
-    let event: Value = serde_json::from_slice(payload).map_err(|e| IngestError::BadEvent(e.to_string()))?;
-    let Some(obj) = event.as_object() else {
-        return Err(IngestError::BadEvent("the event is not a JSON object".into()));
-    };
-    let payload_id = match obj.get("event_id") {
-        None | Some(Value::Null) => None,
+    // Checked whole here (without building it), so an event the worker could not read is refused
+    // now, not lost later.
+    let head = super::check::check(payload).map_err(|e| IngestError::BadEvent(e.to_string()))?;
+    let payload_id = match &head.event_id {
+        None => None,
         Some(v) => match parse_event_id(v) {
             Some(id) => Some(id),
             // On /store/ the body's id is the only one: a malformed one is the client's mistake.
@@ -134,26 +132,15 @@ async fn accept_event(
         },
     };
     let event_id = header_id.or(payload_id).unwrap_or_else(Uuid::new_v4);
-    if obj.get("type").and_then(Value::as_str) == Some("transaction") {
+    if head.kind.as_deref() == Some("transaction") {
         return Ok(event_id);
     }
     check_rate_limit(state, project).await?;
     if state.queue.depth_cached().await? > state.settings.max_queue_depth {
         return Err(IngestError::QueueFull { retry_after: 60 });
     }
-    drop(event);
-    let raw = String::from_utf8(payload.to_vec())
-        .ok()
-        .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
-        .ok_or_else(|| IngestError::BadEvent("the event is not UTF-8 JSON".into()))?;
-    let entry = QueuedEntry::Sentry(QueuedEvent {
-        id: ErrorId::new_random(),
-        project_id: project,
-        received_at: Utc::now(),
-        event_id,
-        event: raw,
-    });
-    state.queue.push(&entry).await?;
+    let meta = EventMeta { id: ErrorId::new_random(), project_id: project, received_at: Utc::now(), event_id };
+    state.queue.push_encoded(encode_event(&meta, payload)?).await?;
     Ok(event_id)
 }
 

@@ -9,6 +9,7 @@
 //! (sessions, client reports, transactions, attachments…) are dropped silently, as SDKs expect.
 
 pub mod auth;
+pub mod check;
 pub mod decode;
 pub mod envelope;
 pub mod error;

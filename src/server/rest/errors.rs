@@ -140,8 +140,8 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let q = ListQuery::parse(raw.as_deref())?;
     cached_json(&state, project, &format!("errors:{}", q.canonical), || async {
-        let (errors, total) = db::errors::list(&state.db, project, &q.filter, q.page).await?;
-        Ok(ErrorList { errors, total, limit: q.page.limit, offset: q.page.offset })
+        let (errors, total, total_capped) = db::errors::list(&state.db, project, &q.filter, q.page).await?;
+        Ok(ErrorList { errors, total, total_capped, limit: q.page.limit, offset: q.page.offset })
     })
     .await
 }

@@ -1,4 +1,5 @@
-//! `GET /health`: whether PostgreSQL and Redis answer, and the queue's backlog.
+//! `GET /health`: whether PostgreSQL and Redis answer, the queue's backlog, and how many entries
+//! this process's workers have handled.
 
 use crate::server::db;
 use crate::server::state::AppState;
@@ -29,6 +30,7 @@ pub async fn get(State(state): State<AppState>) -> Response {
         "postgres": word(pg_ok),
         "redis": word(depth.is_some()),
         "queue": {"pending": depth},
+        "worker": {"processed": state.processed.load(std::sync::atomic::Ordering::Relaxed)},
     });
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()

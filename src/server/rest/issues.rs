@@ -90,6 +90,6 @@ pub async fn errors(
     db::issues::get(&state.db, project, id).await?.ok_or(ApiError::NotFound)?;
     let mut q = ListQuery::parse(raw.as_deref())?;
     q.filter.issue_id = Some(id);
-    let (errors, total) = db::errors::list(&state.db, project, &q.filter, q.page).await?;
-    Ok(Json(ErrorList { errors, total, limit: q.page.limit, offset: q.page.offset }).into_response())
+    let (errors, total, total_capped) = db::errors::list(&state.db, project, &q.filter, q.page).await?;
+    Ok(Json(ErrorList { errors, total, total_capped, limit: q.page.limit, offset: q.page.offset }).into_response())
 }

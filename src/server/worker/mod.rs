@@ -131,6 +131,7 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
     state.cache.invalidate(&projects).await?;
     state.queue.ack(&ids).await?;
     publish(state, &stored).await;
+    state.processed.fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
     tracing::debug!(entries = ids.len(), stored = stored.inserted.len(), "batch stored");
     Ok(ids.len())
 }

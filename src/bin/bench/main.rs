@@ -1,0 +1,285 @@
+//! `bench`: the load generator behind `make bench`. It drives running faultline servers through
+//! the Sentry envelope endpoint with realistic sentry-python-style events and prints (and writes
+//! as JSON) what it measured: accepted and processed events per second with the CPU each part
+//! used, ingest latency at a fixed rate, time until an event is visible in the REST API, list
+//! read latency over a seeded project of a million errors, server memory (optionally over a long
+//! soak), and the generator's own ceiling against a trivial local sink. Given several servers it
+//! instead spreads the load over them, SIGKILLs one mid-run and checks every accepted event is
+//! stored exactly once.
+//!
+//! Usage: bench --url URL[,URL…] --pid PID[,PID…] [--seconds 60] [--database-url URL]
+//!              [--soak-seconds 0] [--soak-rate 2000] [--out file.json]
+
+mod events;
+mod http;
+mod load;
+mod reads;
+mod sys;
+
+use events::{MEDIUM, SMALL, Target};
+use http::get_json;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The REST key every benchmark server is started with.
+pub const API_KEY: &str = "test-api-key";
+/// Concurrent connections of the closed-loop phases.
+const CONNECTIONS: usize = 64;
+
+struct Args {
+    urls: Vec<String>,
+    pids: Vec<u32>,
+    seconds: u64,
+    database_url: Option<String>,
+    soak_seconds: u64,
+    soak_rate: u64,
+    out: Option<String>,
+}
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn parse_args() -> Args {
+    let list = |name: &str| -> Vec<String> {
+        arg(name).map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+    };
+    let mut urls: Vec<String> =
+        list("--url").iter().map(|u| u.trim_start_matches("http://").trim_end_matches('/').to_owned()).collect();
+    if urls.is_empty() {
+        urls.push("127.0.0.1:3400".into());
+    }
+    Args {
+        urls,
+        pids: list("--pid").iter().filter_map(|p| p.parse().ok()).collect(),
+        seconds: arg("--seconds").and_then(|s| s.parse().ok()).unwrap_or(60),
+        database_url: arg("--database-url"),
+        soak_seconds: arg("--soak-seconds").and_then(|s| s.parse().ok()).unwrap_or(0),
+        soak_rate: arg("--soak-rate").and_then(|s| s.parse().ok()).unwrap_or(2000),
+        out: arg("--out"),
+    }
+}
+
+/// The printed table and the JSON document, filled phase by phase.
+#[derive(Default)]
+struct Report {
+    rows: Vec<(String, String)>,
+    json: serde_json::Map<String, Value>,
+}
+
+impl Report {
+    fn row(&mut self, k: impl Into<String>, v: impl Into<String>) {
+        self.rows.push((k.into(), v.into()));
+    }
+
+    fn finish(self, out: Option<&str>) {
+        let width = self.rows.iter().map(|(k, _)| k.len()).max().unwrap_or(10);
+        println!("\nfaultline benchmark");
+        for (k, v) in &self.rows {
+            println!("  {k:<width$}  {v}");
+        }
+        if let Some(out) = out {
+            let doc = Value::Object(self.json);
+            match std::fs::write(out, serde_json::to_string_pretty(&doc).unwrap_or_default()) {
+                Ok(()) => println!("\nwritten to {out}"),
+                Err(e) => eprintln!("bench: cannot write {out}: {e}"),
+            }
+        }
+    }
+}
+
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Waits until the stream is empty on the first server that answers (every accepted entry stored
+/// and acknowledged); answers when.
+async fn wait_drained(addrs: &[String], limit: Duration) -> Option<Instant> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        for addr in addrs {
+            if let Some(h) = get_json(addr, "/health", API_KEY).await {
+                if h["queue"]["pending"].as_u64() == Some(0) {
+                    return Some(Instant::now());
+                }
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+async fn stored_total(addr: &str) -> i64 {
+    get_json(addr, "/api/stats", API_KEY).await.and_then(|s| s["total"].as_i64()).unwrap_or(0)
+}
+
+/// The envelope target of the servers' default project, and the project's id.
+async fn default_target(addr: &str) -> Option<(Target, i64)> {
+    let projects = get_json(addr, "/api/projects", API_KEY).await?;
+    let dsn = projects["projects"][0]["dsn"].as_str()?.to_owned();
+    let key = dsn.split("://").nth(1)?.split('@').next()?.to_owned();
+    let project: i64 = dsn.rsplit('/').next()?.parse().ok()?;
+    let target = Target {
+        host: addr.to_owned(),
+        path: format!("/api/{project}/envelope/"),
+        auth: format!("Sentry sentry_key={key}, sentry_version=7, sentry_client=sentry.python/2.75.0"),
+    };
+    Some((target, project))
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    let addr = args.urls[0].clone();
+    let Some((target, project)) = default_target(&addr).await else {
+        eprintln!("bench: no faultline answers at {addr} with the API key {API_KEY}");
+        std::process::exit(1);
+    };
+    let mut report = Report::default();
+    if args.urls.len() > 1 {
+        load::scale_out(
+            &args.urls,
+            &args.pids,
+            &target,
+            project,
+            args.seconds,
+            args.database_url.as_deref(),
+            &mut report,
+        )
+        .await;
+        machine_rows(&mut report, args.urls.len());
+        report.finish(args.out.as_deref());
+        return;
+    }
+
+    println!("preparing payloads…");
+    let small = Arc::new(events::prepare(&target, 4000, 300, SMALL, false));
+    let medium = Arc::new(events::prepare(&target, 1000, 300, MEDIUM, false));
+    let idle_rss = args.pids.first().map(|p| sys::rss_mib(*p));
+
+    // Memory sampler during the load phases.
+    let peak = Arc::new(std::sync::Mutex::new(0f64));
+    let sampling = Arc::new(AtomicBool::new(true));
+    if let Some(&pid) = args.pids.first() {
+        let (peak, sampling) = (peak.clone(), sampling.clone());
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                let r = sys::rss_mib(pid);
+                if let Ok(mut p) = peak.lock()
+                    && r > *p
+                {
+                    *p = r;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
+
+    let mut stored_before = stored_total(&addr).await;
+    for (name, size, reqs) in [("small", SMALL, small.clone()), ("medium", MEDIUM, medium.clone())] {
+        println!("{name}: closed loop, {CONNECTIONS} connections, {} s…", args.seconds);
+        let cpu0 = sys::cpu_snapshot(&args.pids);
+        let run =
+            load::closed_loop(&args.urls, reqs.clone(), CONNECTIONS, Duration::from_secs(args.seconds), None).await;
+        let cpu_load = sys::cpu_between(&cpu0, &sys::cpu_snapshot(&args.pids));
+        let accepted_rate = run.ok as f64 / run.elapsed.as_secs_f64();
+        let start = Instant::now() - run.elapsed;
+        let done = wait_drained(&args.urls, Duration::from_secs(900)).await;
+        let cpu_all = sys::cpu_between(&cpu0, &sys::cpu_snapshot(&args.pids));
+        let processed_rate = done.map(|d| run.ok as f64 / (d - start).as_secs_f64());
+        let stored_after = stored_total(&addr).await;
+        let request_bytes = reqs.iter().map(Vec::len).sum::<usize>() / reqs.len();
+        report.row(
+            format!("{name}: event size / request size"),
+            format!("{} B JSON / {request_bytes} B (half gzip)", events::event_bytes(size)),
+        );
+        report.row(format!("{name}: accepted/s (closed loop)"), format!("{accepted_rate:.0}"));
+        report.row(format!("{name}: statuses"), run.statuses());
+        report.row(
+            format!("{name}: processed/s (first send → all stored)"),
+            processed_rate.map_or("did not finish in 15 min".into(), |r| format!("{r:.0}")),
+        );
+        report.row(format!("{name}: stored / accepted"), format!("{} / {}", stored_after - stored_before, run.ok));
+        report.row(format!("{name}: CPU while sending (% of a core)"), sys::describe(&cpu_load));
+        report.row(format!("{name}: CPU send → all stored"), sys::describe(&cpu_all));
+        report.json.insert(
+            name.into(),
+            json!({"event_bytes": events::event_bytes(size), "request_bytes": request_bytes,
+                   "seconds": run.elapsed.as_secs_f64(), "accepted_per_s": accepted_rate, "accepted": run.ok,
+                   "status_429": run.throttled, "status_other": run.other, "failed": run.failed,
+                   "processed_per_s": processed_rate, "stored": stored_after - stored_before,
+                   "cpu_percent_while_sending": cpu_load, "cpu_percent_until_stored": cpu_all}),
+        );
+        stored_before = stored_after;
+    }
+
+    println!("latency: open loop at 1000/s for 10 s…");
+    let lat = load::open_loop(&addr, small.clone(), 1000, Duration::from_secs(10)).await;
+    report.row(
+        "ingest latency at 1000/s, p50 / p99",
+        format!("{:.2} ms / {:.2} ms", percentile(&lat, 0.5), percentile(&lat, 0.99)),
+    );
+    report.json.insert(
+        "latency_1000_per_s".into(),
+        json!({"p50_ms": percentile(&lat, 0.5), "p99_ms": percentile(&lat, 0.99), "samples": lat.len()}),
+    );
+
+    println!("time to visible: 100 events/s for 20 s, polling GET /api/errors…");
+    let (ttv, missing) = load::time_to_visible(&addr, &target, 100, Duration::from_secs(20)).await;
+    report.row(
+        "time to visible at 100/s, p50 / p95",
+        format!(
+            "{:.0} ms / {:.0} ms ({} events, {missing} not seen)",
+            percentile(&ttv, 0.5),
+            percentile(&ttv, 0.95),
+            ttv.len()
+        ),
+    );
+    report.json.insert(
+        "time_to_visible_100_per_s".into(),
+        json!({"p50_ms": percentile(&ttv, 0.5), "p95_ms": percentile(&ttv, 0.95), "samples": ttv.len(), "not_seen": missing}),
+    );
+
+    if let Some(db_url) = args.database_url.as_deref() {
+        reads::run(&addr, db_url, &mut report).await;
+    }
+
+    if args.soak_seconds > 0
+        && let Some(&pid) = args.pids.first()
+    {
+        println!("soak: {}/s for {} s, sampling memory…", args.soak_rate, args.soak_seconds);
+        load::soak(&addr, small.clone(), pid, args.soak_rate, Duration::from_secs(args.soak_seconds), &mut report)
+            .await;
+    }
+
+    sampling.store(false, Ordering::Relaxed);
+    let peak_rss = peak.lock().map(|p| *p).unwrap_or(f64::NAN);
+    if let Some(idle) = idle_rss {
+        report.row("server memory idle / peak under load", format!("{idle:.0} MiB / {peak_rss:.0} MiB"));
+        report.json.insert("memory_mib".into(), json!({"idle": idle, "peak": peak_rss}));
+    }
+
+    println!("load generator ceiling against a trivial local sink…");
+    if let Ok(sink_addr) = http::sink().await {
+        let run = load::closed_loop(&[sink_addr], small.clone(), CONNECTIONS, Duration::from_secs(5), None).await;
+        let rate = run.ok as f64 / run.elapsed.as_secs_f64();
+        report.row("load generator ceiling (trivial sink)", format!("{rate:.0} req/s"));
+        report.json.insert("generator_ceiling_per_s".into(), json!(rate));
+    }
+    machine_rows(&mut report, 1);
+    report.finish(args.out.as_deref());
+}
+
+fn machine_rows(report: &mut Report, servers: usize) {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let note = format!("{cores} cores; generator, {servers} server(s), PostgreSQL and Redis on the same machine");
+    report.row("machine", note.clone());
+    report.json.insert("machine".into(), json!({"cores": cores, "servers": servers, "note": note}));
+}
