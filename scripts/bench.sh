@@ -29,7 +29,7 @@ cargo build --release --features ssr --bin bench --target-dir "$target_dir/bench
 # Entries a killed instance left pending are reclaimed after 5 s instead of the default 30 s.
 export FAULTLINE_CLAIM_IDLE_MS=${FAULTLINE_CLAIM_IDLE_MS:-5000}
 name=bench
-[ "$instances" -gt 1 ] && name=bench-scale
+[ "$instances" -gt 1 ] && name=bench_scale
 RUST_LOG=warn start_isolated_server "$name" release "${FAULTLINE_BENCH_PORT:-3400}" "$instances"
 sleep 2 # let the server settle before the idle memory reading
 

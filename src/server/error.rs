@@ -38,6 +38,12 @@ impl From<ServerError> for AppError {
     }
 }
 
+/// True when PostgreSQL aborted a transaction in a conflict with another one (deadlock,
+/// serialization failure): running it again normally succeeds.
+pub fn is_conflict(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("40")))
+}
+
 /// True when PostgreSQL could not be reached, is shutting down, or aborted the query in a conflict
 /// with another transaction — all worth retrying — rather than refusing the query itself.
 pub fn db_unavailable(e: &sqlx::Error) -> bool {

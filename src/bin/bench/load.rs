@@ -357,14 +357,30 @@ pub async fn scale_out(
     {
         let project = faultline::model::ProjectId::new(project);
         use faultline::server::db::bench;
-        let (mut accepted_stored, mut uncertain_stored) = (0i64, 0i64);
-        for chunk in run.accepted_ids.chunks(10_000) {
-            accepted_stored += bench::stored_among(&db, project, chunk).await.unwrap_or(-1);
-        }
-        for chunk in run.uncertain_ids.chunks(10_000) {
-            uncertain_stored += bench::stored_among(&db, project, chunk).await.unwrap_or(-1);
-        }
-        let total = bench::count_errors(&db, project).await.unwrap_or(-1);
+        let count = |ids: &[Uuid]| {
+            let (db, ids) = (db.clone(), ids.to_vec());
+            async move {
+                let mut n = 0;
+                for chunk in ids.chunks(10_000) {
+                    n += bench::stored_among(&db, project, chunk).await?;
+                }
+                Ok::<i64, sqlx::Error>(n)
+            }
+        };
+        let checked = async {
+            Ok::<_, sqlx::Error>((
+                count(&run.accepted_ids).await?,
+                count(&run.uncertain_ids).await?,
+                bench::count_errors(&db, project).await?,
+            ))
+        };
+        let (accepted_stored, uncertain_stored, total) = match checked.await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("bench: the exactly-once check could not read PostgreSQL: {e}");
+                return;
+            }
+        };
         let lost = run.accepted_ids.len() as i64 - accepted_stored;
         let extra = total - accepted_stored - uncertain_stored;
         report.row(

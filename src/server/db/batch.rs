@@ -143,9 +143,11 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
     .fetch_all(&mut *tx)
     .await?;
 
-    // The environments, releases and sources each issue has seen (for filtering issues).
+    // The environments, releases and sources each issue has seen (for filtering issues), from the
+    // errors this batch stored.
+    let stored: std::collections::HashSet<ErrorId> = inserted.iter().map(|(_, _, id, _)| *id).collect();
     let mut values: std::collections::BTreeSet<(i64, &str, &str)> = std::collections::BTreeSet::new();
-    for (e, issue) in errors.iter().zip(&cols.issue) {
+    for (e, issue) in errors.iter().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {
         values.insert((*issue, "source", e.source));
         if let Some(env) = e.environment.as_deref() {
             values.insert((*issue, "environment", env));

@@ -76,9 +76,6 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
     push_eq(qb, "e.issue_id", f.issue_id);
     push_eq(qb, "e.environment", f.environment.as_deref());
     push_eq(qb, "e.release", f.release.as_deref());
-    // Only issues that have seen these values can hold matching errors: a value no issue has is
-    // answered without reading errors.
-    super::push_issue_values(qb, "e.issue_id", f);
     match f.resolved {
         Some(true) => {
             qb.push(" AND i.status = 'resolved'");

@@ -63,6 +63,15 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
         None => {}
     }
     super::push_issue_values(qb, "i.id", f);
+    // Several of them must hold for one error, which the per-issue values alone cannot tell.
+    let values = [f.source.is_some(), f.environment.is_some(), f.release.is_some()];
+    if values.iter().filter(|v| **v).count() > 1 {
+        qb.push(" AND EXISTS (SELECT 1 FROM errors e WHERE e.issue_id = i.id");
+        push_eq(qb, "e.source", f.source.map(|s| s.as_str()));
+        push_eq(qb, "e.environment", f.environment.as_deref());
+        push_eq(qb, "e.release", f.release.as_deref());
+        qb.push(")");
+    }
     if let Some(q) = f.q.as_deref() {
         // The messages' matches are found once (through the trigram index), not per issue.
         let pattern = like_pattern(q);

@@ -113,7 +113,7 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
         }
         ids.push(d.stream_id.clone());
     }
-    let stored = match batch::store(&state.db, &errors).await {
+    let stored = match store_retrying(&state.db, &errors).await {
         Ok(stored) => stored,
         Err(e) if super::error::db_unavailable(&e) => return Err(e.into()),
         Err(e) => {
@@ -134,6 +134,21 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
     state.processed.fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
     tracing::debug!(entries = ids.len(), stored = stored.inserted.len(), "batch stored");
     Ok(ids.len())
+}
+
+/// Stores a batch, at once again (three tries in all) when PostgreSQL aborted it in a conflict with
+/// another transaction; otherwise the entries would wait for the reclaim.
+async fn store_retrying(db: &sqlx::PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch> {
+    let mut tries = 1;
+    loop {
+        match batch::store(db, errors).await {
+            Err(e) if tries < 3 && super::error::is_conflict(&e) => {
+                tracing::warn!(error = %e, "batch aborted in a conflict; storing it again");
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Stores errors one at a time; one the database refuses goes, as its whole queue entry, to the
