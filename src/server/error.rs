@@ -49,11 +49,8 @@ pub fn is_conflict(e: &sqlx::Error) -> bool {
 pub fn db_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
-        // Class 08: connection exceptions; 57P: operator intervention (shutdown, restart); 40:
-        // a deadlock or serialization conflict with another transaction, gone on a retry.
-        sqlx::Error::Database(db) => {
-            db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c.starts_with("40"))
-        }
-        _ => false,
+        // Class 08: connection exceptions; 57P: operator intervention (shutdown, restart).
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) => true,
+        _ => is_conflict(e),
     }
 }

@@ -133,7 +133,7 @@ pub async fn closed_loop(
     out
 }
 
-/// Open loop at `rate` per second for `duration` against one server: answers the sorted
+/// Open loop at `rate` per second for `duration` against one server: answers the
 /// latencies of the accepted requests, in milliseconds.
 pub async fn open_loop(addr: &str, requests: Arc<Vec<Vec<u8>>>, rate: u64, duration: Duration) -> Vec<f64> {
     let latencies = Arc::new(Mutex::new(Vec::new()));
@@ -144,9 +144,7 @@ pub async fn open_loop(addr: &str, requests: Arc<Vec<Vec<u8>>>, rate: u64, durat
         }
     })
     .await;
-    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    l.sort_by(|a, b| a.total_cmp(b));
-    l
+    latencies.lock().map(|l| l.clone()).unwrap_or_default()
 }
 
 /// Sends `requests` round robin at `rate` per second for `duration`, each on a pooled connection;
@@ -184,7 +182,7 @@ async fn paced(
 
 /// Sends fresh events at `rate` per second for `duration` while one poller reads the newest
 /// errors from `GET /api/errors` as fast as it answers; answers, per event, the time from send
-/// to first seen (sorted, ms) and how many were never seen.
+/// to first seen (ms) and how many were never seen.
 pub async fn time_to_visible(addr: &str, target: &Target, rate: u64, duration: Duration) -> (Vec<f64>, usize) {
     let since = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -246,11 +244,10 @@ pub async fn time_to_visible(addr: &str, target: &Target, rate: u64, duration: D
     }
     let _ = sender.await;
     let sent = sent.lock().map(|s| s.clone()).unwrap_or_default();
-    let mut ttv: Vec<f64> = sent
+    let ttv: Vec<f64> = sent
         .iter()
         .filter_map(|(id, t)| seen.get(id).map(|s| s.saturating_duration_since(*t).as_secs_f64() * 1000.0))
         .collect();
-    ttv.sort_by(|a, b| a.total_cmp(b));
     let missing = sent.len() - ttv.len();
     (ttv, missing)
 }

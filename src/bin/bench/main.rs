@@ -91,10 +91,13 @@ impl Report {
     }
 }
 
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
+/// The `p` quantile (0–1) of `samples`, in any order; NaN when there are none.
+pub fn percentile(samples: &[f64], p: f64) -> f64 {
+    if samples.is_empty() {
         return f64::NAN;
     }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 

@@ -77,7 +77,6 @@ pub async fn run(addr: &str, database_url: &str, report: &mut Report) {
                     }
                 }
             }
-            times.sort_by(|a, b| a.total_cmp(b));
             let p95 = percentile(&times, 0.95);
             if p95 > worst.1 {
                 worst = (if shape.is_empty() { "no filter".into() } else { shape.clone() }, p95);
@@ -88,8 +87,6 @@ pub async fn run(addr: &str, database_url: &str, report: &mut Report) {
             );
             all.extend(times);
         }
-        all.sort_by(|a, b| a.total_cmp(b));
-        cached.sort_by(|a, b| a.total_cmp(b));
         report.row(
             format!("GET {endpoint}, 1M errors: p50 / p95 uncached"),
             format!(

@@ -156,13 +156,12 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
             values.insert((*issue, "release", release));
         }
     }
-    let (v_issue, v_key, v_value): (Vec<i64>, Vec<&str>, Vec<&str>) =
-        values.into_iter().fold((Vec::new(), Vec::new(), Vec::new()), |(mut i, mut k, mut v), (issue, key, value)| {
-            i.push(issue);
-            k.push(key);
-            v.push(value);
-            (i, k, v)
-        });
+    let (mut v_issue, mut v_key, mut v_value) = (Vec::new(), Vec::new(), Vec::new());
+    for (issue, key, value) in values {
+        v_issue.push(issue);
+        v_key.push(key);
+        v_value.push(value);
+    }
     sqlx::query(
         "INSERT INTO issue_values (issue_id, key, value)
          SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",

@@ -62,7 +62,7 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
         }
         None => {}
     }
-    super::push_issue_values(qb, "i.id", f);
+    push_issue_values(qb, f);
     // Several of them must hold for one error, which the per-issue values alone cannot tell.
     let values = [f.source.is_some(), f.environment.is_some(), f.release.is_some()];
     if values.iter().filter(|v| **v).count() > 1 {
@@ -90,6 +90,24 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
     }
     if let Some(until) = f.until {
         qb.push(" AND i.last_seen < ").push_bind(until);
+    }
+}
+
+/// Appends, per source, environment and release filter of `f`, a condition that the issue has
+/// seen that value (from `issue_values`, kept by the worker).
+fn push_issue_values(qb: &mut QueryBuilder<Postgres>, f: &Filter) {
+    for (key, value) in [
+        ("source", f.source.map(|s| s.as_str())),
+        ("environment", f.environment.as_deref()),
+        ("release", f.release.as_deref()),
+    ] {
+        if let Some(value) = value {
+            qb.push(" AND i.id IN (SELECT v.issue_id FROM issue_values v WHERE v.key = ")
+                .push_bind(key)
+                .push(" AND v.value = ")
+                .push_bind(value.to_owned())
+                .push(")");
+        }
     }
 }
 

@@ -42,30 +42,6 @@ where
     }
 }
 
-/// Appends, per source, environment and release filter of `f`, a condition that the issue in
-/// `issue_column` has seen that value (from `issue_values`, kept by the worker).
-pub(crate) fn push_issue_values(
-    qb: &mut sqlx::QueryBuilder<sqlx::Postgres>,
-    issue_column: &str,
-    f: &crate::model::Filter,
-) {
-    for (key, value) in [
-        ("source", f.source.map(|s| s.as_str())),
-        ("environment", f.environment.as_deref()),
-        ("release", f.release.as_deref()),
-    ] {
-        if let Some(value) = value {
-            qb.push(" AND ")
-                .push(issue_column)
-                .push(" IN (SELECT v.issue_id FROM issue_values v WHERE v.key = ")
-                .push_bind(key)
-                .push(" AND v.value = ")
-                .push_bind(value.to_owned())
-                .push(")");
-        }
-    }
-}
-
 /// Escapes `%`, `_` and `\` so user text matches literally inside an ILIKE pattern.
 pub(crate) fn like_pattern(q: &str) -> String {
     let mut out = String::with_capacity(q.len() + 2);
