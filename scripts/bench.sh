@@ -7,7 +7,9 @@
 #   scripts/bench.sh --instances 3    three servers sharing PostgreSQL and Redis; one is SIGKILLed
 #
 # FAULTLINE_BENCH_SECONDS (default 60) sets each load phase's length; FAULTLINE_BENCH_SOAK_SECONDS
-# (default 0: skipped) adds a memory soak at FAULTLINE_BENCH_SOAK_RATE events/s (default 2000).
+# (default 0: skipped) adds a memory soak at FAULTLINE_BENCH_SOAK_RATE events/s (default 2000);
+# FAULTLINE_BENCH_PHASES (e.g. small,reads) runs only the phases named: small, medium, latency,
+# visible, reads, ceiling.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/isolated-server.sh
@@ -36,4 +38,4 @@ sleep 2 # let the server settle before the idle memory reading
 "$target_dir/bench/release/bench" --url "$base_urls" --pid "$(IFS=,; echo "${servers[*]}")" \
   --seconds "${FAULTLINE_BENCH_SECONDS:-60}" --database-url "$database_url" \
   --soak-seconds "${FAULTLINE_BENCH_SOAK_SECONDS:-0}" --soak-rate "${FAULTLINE_BENCH_SOAK_RATE:-2000}" \
-  --out "$(cd "$target_dir" && pwd)/$name-results.json"
+  --out "$(cd "$target_dir" && pwd)/$name-results.json" ${FAULTLINE_BENCH_PHASES:+--phases "$FAULTLINE_BENCH_PHASES"}

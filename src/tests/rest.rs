@@ -300,6 +300,22 @@ async fn list_filters_and_pages_select_exactly_the_matching_errors(pool: PgPool)
         (paged["total"].clone(), paged["limit"].clone(), paged["offset"].clone()),
         (json!(4), json!(2), json!(2))
     );
+    // Totals under a filter on the errors' fields or a text search come with the page, and stay
+    // right for a page past the last match.
+    let cases: [(&str, &[&str], i64); 3] = [
+        ("/api/errors?q=crash&limit=1&offset=1", &["alpha crash"], 2),
+        ("/api/errors?level=fatal&offset=5", &[], 2),
+        ("/api/errors?q=crash&offset=5", &[], 2),
+    ];
+    for (path, shown, total) in cases {
+        let body = app.get(path).await.body;
+        assert_eq!(messages(&body), shown, "{path}");
+        assert_eq!(body["total"], json!(total), "{path}");
+    }
+    for (path, shown, total) in [("/api/issues?q=crash&limit=1", 1, 2), ("/api/issues?q=crash&offset=5", 0, 2)] {
+        let body = app.get(path).await.body;
+        assert_eq!((body["issues"].as_array().unwrap().len(), body["total"].clone()), (shown, json!(total)), "{path}");
+    }
     // Issue search covers the errors' messages too, not only titles: "gamma" titled the issue,
     // and a later error of the same issue says something else.
     app.post_error(json!({"message": "gamma 100% done_ok", "fingerprint": "gamma-group"})).await;

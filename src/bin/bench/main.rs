@@ -36,6 +36,14 @@ struct Args {
     soak_seconds: u64,
     soak_rate: u64,
     out: Option<String>,
+    /// The phases to run (`--phases small,reads`); all when absent.
+    phases: Option<Vec<String>>,
+}
+
+impl Args {
+    fn wants(&self, phase: &str) -> bool {
+        self.phases.as_ref().is_none_or(|p| p.iter().any(|x| x == phase))
+    }
 }
 
 fn arg(name: &str) -> Option<String> {
@@ -60,6 +68,7 @@ fn parse_args() -> Args {
         soak_seconds: arg("--soak-seconds").and_then(|s| s.parse().ok()).unwrap_or(0),
         soak_rate: arg("--soak-rate").and_then(|s| s.parse().ok()).unwrap_or(2000),
         out: arg("--out"),
+        phases: arg("--phases").map(|p| p.split(',').map(str::to_owned).collect()),
     }
 }
 
@@ -187,6 +196,9 @@ async fn main() {
 
     let mut stored_before = stored_total(&addr).await;
     for (name, size, reqs) in [("small", SMALL, small.clone()), ("medium", MEDIUM, medium.clone())] {
+        if !args.wants(name) {
+            continue;
+        }
         println!("{name}: closed loop, {CONNECTIONS} connections, {} s…", args.seconds);
         let cpu0 = sys::cpu_snapshot(&args.pids);
         let run =
@@ -223,34 +235,15 @@ async fn main() {
         stored_before = stored_after;
     }
 
-    println!("latency: open loop at 1000/s for 10 s…");
-    let lat = load::open_loop(&addr, small.clone(), 1000, Duration::from_secs(10)).await;
-    report.row(
-        "ingest latency at 1000/s, p50 / p99",
-        format!("{:.2} ms / {:.2} ms", percentile(&lat, 0.5), percentile(&lat, 0.99)),
-    );
-    report.json.insert(
-        "latency_1000_per_s".into(),
-        json!({"p50_ms": percentile(&lat, 0.5), "p99_ms": percentile(&lat, 0.99), "samples": lat.len()}),
-    );
-
-    println!("time to visible: 100 events/s for 20 s, polling GET /api/errors…");
-    let (ttv, missing) = load::time_to_visible(&addr, &target, 100, Duration::from_secs(20)).await;
-    report.row(
-        "time to visible at 100/s, p50 / p95",
-        format!(
-            "{:.0} ms / {:.0} ms ({} events, {missing} not seen)",
-            percentile(&ttv, 0.5),
-            percentile(&ttv, 0.95),
-            ttv.len()
-        ),
-    );
-    report.json.insert(
-        "time_to_visible_100_per_s".into(),
-        json!({"p50_ms": percentile(&ttv, 0.5), "p95_ms": percentile(&ttv, 0.95), "samples": ttv.len(), "not_seen": missing}),
-    );
-
-    if let Some(db_url) = args.database_url.as_deref() {
+    if args.wants("latency") {
+        latency(&addr, &small, &mut report).await;
+    }
+    if args.wants("visible") {
+        visible(&addr, &target, &mut report).await;
+    }
+    if let Some(db_url) = args.database_url.as_deref()
+        && args.wants("reads")
+    {
         reads::run(&addr, db_url, &mut report).await;
     }
 
@@ -269,6 +262,11 @@ async fn main() {
         report.json.insert("memory_mib".into(), json!({"idle": idle, "peak": peak_rss}));
     }
 
+    if !args.wants("ceiling") {
+        machine_rows(&mut report, 1);
+        report.finish(args.out.as_deref());
+        return;
+    }
     println!("load generator ceiling against a trivial local sink…");
     if let Ok(sink_addr) = http::sink().await {
         let run = load::closed_loop(&[sink_addr], small.clone(), CONNECTIONS, Duration::from_secs(5), None).await;
@@ -278,6 +276,39 @@ async fn main() {
     }
     machine_rows(&mut report, 1);
     report.finish(args.out.as_deref());
+}
+
+/// Ingest latency at a fixed open-loop rate of 1,000 small events per second.
+async fn latency(addr: &str, small: &Arc<Vec<Vec<u8>>>, report: &mut Report) {
+    println!("latency: open loop at 1000/s for 10 s…");
+    let lat = load::open_loop(addr, small.clone(), 1000, Duration::from_secs(10)).await;
+    report.row(
+        "ingest latency at 1000/s, p50 / p99",
+        format!("{:.2} ms / {:.2} ms", percentile(&lat, 0.5), percentile(&lat, 0.99)),
+    );
+    report.json.insert(
+        "latency_1000_per_s".into(),
+        json!({"p50_ms": percentile(&lat, 0.5), "p99_ms": percentile(&lat, 0.99), "samples": lat.len()}),
+    );
+}
+
+/// Time from sending an event to its being listed by the REST API, at 100 events per second.
+async fn visible(addr: &str, target: &Target, report: &mut Report) {
+    println!("time to visible: 100 events/s for 20 s, polling GET /api/errors…");
+    let (ttv, missing) = load::time_to_visible(addr, target, 100, Duration::from_secs(20)).await;
+    report.row(
+        "time to visible at 100/s, p50 / p95",
+        format!(
+            "{:.0} ms / {:.0} ms ({} events, {missing} not seen)",
+            percentile(&ttv, 0.5),
+            percentile(&ttv, 0.95),
+            ttv.len()
+        ),
+    );
+    report.json.insert(
+        "time_to_visible_100_per_s".into(),
+        json!({"p50_ms": percentile(&ttv, 0.5), "p95_ms": percentile(&ttv, 0.95), "samples": ttv.len(), "not_seen": missing}),
+    );
 }
 
 fn machine_rows(report: &mut Report, servers: usize) {

@@ -24,7 +24,8 @@ pub struct NewError {
     pub environment: Option<String>,
     pub release: Option<String>,
     pub platform: Option<String>,
-    pub payload: Option<serde_json::Value>,
+    /// The large parts no query reads (`detail::split`), already compressed.
+    pub detail: Option<Vec<u8>>,
     /// The issue's title and culprit, used only when this error opens a new issue.
     pub title: String,
     pub culprit: String,
@@ -116,10 +117,10 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
     }
     let inserted: Vec<(ProjectId, IssueId, ErrorId, DateTime<Utc>)> = sqlx::query_as(
         "INSERT INTO errors (id, project_id, issue_id, event_id, timestamp, received_at, level, message,
-                             stack_trace, context, source, url, fingerprint, environment, release, platform, payload)
+                             stack_trace, context, source, url, fingerprint, environment, release, platform, detail)
          SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::bigint[], $4::uuid[], $5::timestamptz[],
                               $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::text[],
-                              $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::jsonb[])
+                              $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::bytea[])
          ON CONFLICT DO NOTHING
          RETURNING project_id, issue_id, id, timestamp",
     )
@@ -139,7 +140,7 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
     .bind(&cols.environment)
     .bind(&cols.release)
     .bind(&cols.platform)
-    .bind(&cols.payload)
+    .bind(&cols.detail)
     .fetch_all(&mut *tx)
     .await?;
 
@@ -227,7 +228,7 @@ struct ErrorColumns<'a> {
     environment: Vec<Option<&'a str>>,
     release: Vec<Option<&'a str>>,
     platform: Vec<Option<&'a str>>,
-    payload: Vec<Option<&'a serde_json::Value>>,
+    detail: Vec<Option<&'a [u8]>>,
 }
 
 /// Borrows the batch's strings and JSON instead of copying them.
@@ -250,7 +251,7 @@ impl<'a> ErrorColumns<'a> {
             environment: Vec::with_capacity(n),
             release: Vec::with_capacity(n),
             platform: Vec::with_capacity(n),
-            payload: Vec::with_capacity(n),
+            detail: Vec::with_capacity(n),
         }
     }
 
@@ -271,6 +272,6 @@ impl<'a> ErrorColumns<'a> {
         self.environment.push(e.environment.as_deref());
         self.release.push(e.release.as_deref());
         self.platform.push(e.platform.as_deref());
-        self.payload.push(e.payload.as_ref());
+        self.detail.push(e.detail.as_deref());
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 /// The columns of an `ErrorEvent`, from `errors e JOIN issues i`.
 const COLUMNS: &str = "e.id, e.project_id, e.issue_id, e.event_id, e.timestamp, e.received_at, e.level, \
      e.message, e.stack_trace, e.context, e.source, e.url, e.fingerprint, \
-     (i.status = 'resolved') AS resolved, e.environment, e.release, e.platform";
+     (i.status = 'resolved') AS resolved, e.environment, e.release, e.platform, e.detail";
 
 #[derive(sqlx::FromRow)]
 struct ErrorRow {
@@ -30,12 +30,17 @@ struct ErrorRow {
     environment: Option<String>,
     release: Option<String>,
     platform: Option<String>,
+    detail: Option<Vec<u8>>,
 }
 
 impl TryFrom<ErrorRow> for ErrorEvent {
     type Error = sqlx::Error;
     fn try_from(r: ErrorRow) -> Result<Self, sqlx::Error> {
         let decode = |e: crate::model::ParseEnumError| sqlx::Error::Decode(Box::new(e));
+        let mut context = r.context;
+        if let Some(stored) = &r.detail {
+            super::detail::merge_into(&mut context, stored).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        }
         Ok(ErrorEvent {
             id: r.id,
             project_id: r.project_id,
@@ -46,7 +51,7 @@ impl TryFrom<ErrorRow> for ErrorEvent {
             level: r.level.parse().map_err(decode)?,
             message: r.message,
             stack_trace: r.stack_trace,
-            context: r.context,
+            context,
             source: r.source.parse().map_err(decode)?,
             url: r.url,
             fingerprint: r.fingerprint,
@@ -113,30 +118,79 @@ fn counted_by_issues(f: &Filter) -> bool {
 
 /// A page of `project`'s errors matching `f`, newest first, how many match in all and whether
 /// that count stopped at `COUNT_CAP`. Filters on issues alone are counted exactly from the
-/// issues' counters; filters on the errors' fields count at most `COUNT_CAP + 1` rows, so a list
-/// over millions of errors answers in milliseconds.
+/// issues' counters; filters on the errors' fields count at most `COUNT_CAP + 1` rows, in the same
+/// pass that finds the page, so a list over millions of errors answers in milliseconds.
 pub async fn list(
     db: &sqlx::PgPool,
     project: ProjectId,
     f: &Filter,
     page: Page,
 ) -> sqlx::Result<(Vec<ErrorEvent>, i64, bool)> {
-    let (total, capped) = if counted_by_issues(f) {
+    if counted_by_issues(f) {
         let mut count = QueryBuilder::new("SELECT COALESCE(sum(i.event_count), 0)::bigint FROM issues i");
         let issue_filter = Filter { status: f.status, resolved: f.resolved, issue_id: f.issue_id, ..Filter::default() };
         super::issues::push_filter(&mut count, project, &issue_filter);
-        (count.build_query_scalar().fetch_one(db).await?, false)
-    } else {
-        // Issues are joined only for a status filter; in the index's order, so the planner walks
-        // the newest matching errors rather than scanning for any.
-        let join = if f.status.is_some() || f.resolved.is_some() { " JOIN issues i ON i.id = e.issue_id" } else { "" };
-        let mut count = QueryBuilder::new(format!("SELECT count(*) FROM (SELECT 1 FROM errors e{join}"));
-        push_filter(&mut count, project, f);
-        count.push(" ORDER BY e.timestamp DESC, e.id DESC LIMIT ").push_bind(COUNT_CAP + 1).push(") AS capped");
-        let n: i64 = count.build_query_scalar().fetch_one(db).await?;
-        (n.min(COUNT_CAP), n > COUNT_CAP)
+        let (total, errors) =
+            tokio::try_join!(count.build_query_scalar().fetch_one(db), page_of(db, project, f, page))?;
+        return Ok((errors, total, false));
+    }
+    if page.offset.saturating_add(page.limit) > COUNT_CAP + 1 {
+        // A page past the counted matches: counted and found separately.
+        let (n, errors) = tokio::try_join!(capped_count(db, project, f), page_of(db, project, f, page))?;
+        return Ok((errors, n.min(COUNT_CAP), n > COUNT_CAP));
+    }
+    // The newest COUNT_CAP + 1 matches are found once (by their index, or the trigram index for
+    // `q`), counted, and the page is cut from them.
+    let mut qb = QueryBuilder::new("WITH m AS MATERIALIZED (SELECT e.id, e.timestamp FROM errors e");
+    push_matches(&mut qb, project, f);
+    qb.push(" LIMIT ").push_bind(COUNT_CAP + 1);
+    qb.push(format!(
+        ") SELECT {COLUMNS}, (SELECT count(*) FROM m) AS matched
+         FROM (SELECT id, timestamp FROM m ORDER BY timestamp DESC, id DESC LIMIT "
+    ));
+    qb.push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+    qb.push(
+        ") AS p JOIN errors e ON e.id = p.id JOIN issues i ON i.id = e.issue_id
+         ORDER BY p.timestamp DESC, p.id DESC",
+    );
+    let rows: Vec<CountedRow> = qb.build_query_as().fetch_all(db).await?;
+    let n = match rows.first() {
+        Some(r) => r.matched,
+        None if page.offset == 0 => 0,
+        None => capped_count(db, project, f).await?,
     };
+    let errors = rows.into_iter().map(|r| ErrorEvent::try_from(r.row)).collect::<sqlx::Result<_>>()?;
+    Ok((errors, n.min(COUNT_CAP), n > COUNT_CAP))
+}
 
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    #[sqlx(flatten)]
+    row: ErrorRow,
+    matched: i64,
+}
+
+/// Appends the rest of a select over `errors e` matching `f`, newest first. Issues are joined
+/// only for a status filter; in the index's order, so the planner walks the newest matching
+/// errors rather than scanning for any.
+fn push_matches(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter) {
+    if f.status.is_some() || f.resolved.is_some() {
+        qb.push(" JOIN issues i ON i.id = e.issue_id");
+    }
+    push_filter(qb, project, f);
+    qb.push(" ORDER BY e.timestamp DESC, e.id DESC");
+}
+
+/// How many errors match `f`, counting at most `COUNT_CAP + 1`.
+async fn capped_count(db: &sqlx::PgPool, project: ProjectId, f: &Filter) -> sqlx::Result<i64> {
+    let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM errors e");
+    push_matches(&mut count, project, f);
+    count.push(" LIMIT ").push_bind(COUNT_CAP + 1).push(") AS capped");
+    count.build_query_scalar().fetch_one(db).await
+}
+
+/// One page of the errors matching `f`, newest first.
+async fn page_of(db: &sqlx::PgPool, project: ProjectId, f: &Filter, page: Page) -> sqlx::Result<Vec<ErrorEvent>> {
     let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM errors e JOIN issues i ON i.id = e.issue_id"));
     push_filter(&mut qb, project, f);
     qb.push(" ORDER BY e.timestamp DESC, e.id DESC LIMIT ")
@@ -144,8 +198,7 @@ pub async fn list(
         .push(" OFFSET ")
         .push_bind(page.offset);
     let rows: Vec<ErrorRow> = qb.build_query_as().fetch_all(db).await?;
-    let errors = rows.into_iter().map(ErrorEvent::try_from).collect::<sqlx::Result<_>>()?;
-    Ok((errors, total, capped))
+    rows.into_iter().map(ErrorEvent::try_from).collect()
 }
 
 /// Deletes one error and takes it off its issue's count. Answers its issue, if it existed.

@@ -73,17 +73,20 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
         qb.push(")");
     }
     if let Some(q) = f.q.as_deref() {
-        // The messages' matches are found once (through the trigram index), not per issue.
+        // Issues whose title or culprit, or one of whose errors' messages, contain the text: each
+        // found once through its trigram index, not per issue.
         let pattern = like_pattern(q);
-        qb.push(" AND (i.title ILIKE ")
+        qb.push(" AND i.id IN (SELECT t.id FROM issues t WHERE t.project_id = ")
+            .push_bind(project)
+            .push(" AND (t.title ILIKE ")
             .push_bind(pattern.clone())
-            .push(" OR i.culprit ILIKE ")
+            .push(" OR t.culprit ILIKE ")
             .push_bind(pattern.clone())
-            .push(" OR i.id IN (SELECT m.issue_id FROM errors m WHERE m.project_id = ")
+            .push(") UNION SELECT m.issue_id FROM errors m WHERE m.project_id = ")
             .push_bind(project)
             .push(" AND m.message ILIKE ")
             .push_bind(pattern)
-            .push("))");
+            .push(")");
     }
     if let Some(since) = f.since {
         qb.push(" AND i.last_seen >= ").push_bind(since);
@@ -119,21 +122,46 @@ pub async fn list(
     sort: IssueSort,
     page: Page,
 ) -> sqlx::Result<(Vec<Issue>, i64)> {
-    let mut count = QueryBuilder::new("SELECT count(*) FROM issues i");
-    push_filter(&mut count, project, f);
-    let total: i64 = count.build_query_scalar().fetch_one(db).await?;
-
-    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM issues i"));
-    push_filter(&mut qb, project, f);
-    qb.push(match sort {
+    let order = match sort {
         IssueSort::LastSeen => " ORDER BY i.last_seen DESC, i.id DESC",
         IssueSort::FirstSeen => " ORDER BY i.first_seen DESC, i.id DESC",
         IssueSort::Count => " ORDER BY i.event_count DESC, i.id DESC",
-    });
-    qb.push(" LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
-    let rows: Vec<IssueRow> = qb.build_query_as().fetch_all(db).await?;
+    };
+    let count = || {
+        let mut count = QueryBuilder::new("SELECT count(*) FROM issues i");
+        push_filter(&mut count, project, f);
+        count
+    };
+    if f.q.is_some() {
+        // A text search is costly: the page and the total come from one pass over its matches.
+        let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS}, count(*) OVER () AS matched FROM issues i"));
+        push_filter(&mut qb, project, f);
+        qb.push(order).push(" LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+        let rows: Vec<CountedRow> = qb.build_query_as().fetch_all(db).await?;
+        let total = match rows.first() {
+            Some(r) => r.matched,
+            None if page.offset == 0 => 0,
+            None => count().build_query_scalar().fetch_one(db).await?,
+        };
+        let issues = rows.into_iter().map(|r| Issue::try_from(r.row)).collect::<sqlx::Result<_>>()?;
+        return Ok((issues, total));
+    }
+    let mut count = count();
+    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM issues i"));
+    push_filter(&mut qb, project, f);
+    qb.push(order).push(" LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+    // The count and the page run at once, on two connections.
+    let (total, rows): (i64, Vec<IssueRow>) =
+        tokio::try_join!(count.build_query_scalar().fetch_one(db), qb.build_query_as().fetch_all(db))?;
     let issues = rows.into_iter().map(Issue::try_from).collect::<sqlx::Result<_>>()?;
     Ok((issues, total))
+}
+
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    #[sqlx(flatten)]
+    row: IssueRow,
+    matched: i64,
 }
 
 /// Sets an issue's status; answers the updated issue, or `None` if `project` has no such issue.

@@ -195,7 +195,8 @@ async fn publish(state: &AppState, stored: &StoredBatch) {
 fn sentry_to_new_error(q: QueuedEvent) -> Option<NewError> {
     let mut event: serde_json::Value = serde_json::from_str(q.event.get()).ok()?;
     crate::server::strip_nul_in(&mut event);
-    let n = sentry::normalize(&event, q.received_at);
+    let (mut n, rest) = sentry::normalize_owned(event, q.received_at);
+    let detail = crate::server::db::detail::split(&mut n.context, rest);
     Some(NewError {
         id: q.id,
         project_id: q.project_id,
@@ -212,7 +213,7 @@ fn sentry_to_new_error(q: QueuedEvent) -> Option<NewError> {
         environment: n.environment,
         release: n.release,
         platform: Some(n.platform),
-        payload: Some(sentry::remainder(event)),
+        detail,
         title: n.title,
         culprit: n.culprit,
     })
@@ -240,6 +241,6 @@ fn to_new_error(q: QueuedError) -> NewError {
         environment: q.environment,
         release: q.release,
         platform: q.platform,
-        payload: None,
+        detail: None,
     }
 }

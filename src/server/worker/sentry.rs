@@ -36,12 +36,20 @@ pub struct Normalized {
 
 /// Normalises one event (the JSON of an `event` item or a `/store/` body).
 pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
-    let empty = Map::new();
-    let ev = event.as_object().unwrap_or(&empty);
-    let exceptions = exceptions(ev);
+    normalize_owned(event.clone(), received_at).0
+}
+
+/// Normalises one event, moving its parts into the context instead of copying them; answers
+/// also the rest of the event (see `remainder`).
+pub fn normalize_owned(event: Value, received_at: DateTime<Utc>) -> (Normalized, Value) {
+    let mut ev = match event {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let exceptions = exceptions(ev.remove("exception"), &ev);
     let platform = string(ev.get("platform")).unwrap_or_else(|| "other".into());
     let sdk_name = ev.get("sdk").and_then(|s| s.get("name")).and_then(Value::as_str).unwrap_or("");
-    let message_text = message_text(ev);
+    let message_text = message_text(&ev);
     let last = exceptions.last();
     let message = match last {
         Some(e) => exception_line(e),
@@ -64,9 +72,14 @@ pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
     let culprit = string(ev.get("transaction"))
         .or_else(|| last.and_then(|e| frames_of(e).last().map(|f| frame_location(f))))
         .unwrap_or_default();
-    let grouping_key = grouping_key(ev, &exceptions);
-    let request = ev.get("request").cloned().filter(Value::is_object);
-    let url = request.as_ref().and_then(|r| string(r.get("url")));
+    let grouping_key = grouping_key(&ev, &exceptions);
+    let url = ev.get("request").filter(|r| r.is_object()).and_then(|r| string(r.get("url")));
+    let source = source(&platform, sdk_name);
+    let stack_trace = stack_trace(&exceptions);
+    let timestamp = timestamp(ev.get("timestamp")).filter(|t| plausible(*t, received_at)).unwrap_or(received_at);
+    let level = level(ev.get("level"));
+    let environment = string(ev.get("environment")).map(|s| truncate(&s, 256));
+    let release = string(ev.get("release")).map(|s| truncate(&s, 256));
 
     let mut context = Map::new();
     let keep = |context: &mut Map<String, Value>, key: &str, value: Option<Value>| {
@@ -75,38 +88,42 @@ pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
         }
     };
     keep(&mut context, "tags", Some(tags(ev.get("tags"))).filter(|t| t.as_object().is_some_and(|o| !o.is_empty())));
-    keep(&mut context, "user", ev.get("user").cloned().filter(Value::is_object));
-    keep(&mut context, "breadcrumbs", Some(values(ev.get("breadcrumbs"))).filter(|b| !b.is_empty()).map(Value::Array));
-    keep(&mut context, "contexts", ev.get("contexts").cloned().filter(Value::is_object));
-    keep(&mut context, "request", request);
-    keep(&mut context, "extra", ev.get("extra").cloned().filter(|e| e.as_object().is_some_and(|o| !o.is_empty())));
-    keep(&mut context, "sdk", ev.get("sdk").cloned().filter(Value::is_object));
+    keep(&mut context, "user", ev.remove("user").filter(Value::is_object));
+    let breadcrumbs = values(ev.remove("breadcrumbs"));
+    keep(&mut context, "breadcrumbs", Some(breadcrumbs).filter(|b| !b.is_empty()).map(Value::Array));
+    keep(&mut context, "contexts", ev.remove("contexts").filter(Value::is_object));
+    keep(&mut context, "request", ev.remove("request").filter(Value::is_object));
+    keep(&mut context, "extra", ev.remove("extra").filter(|e| e.as_object().is_some_and(|o| !o.is_empty())));
+    keep(&mut context, "sdk", ev.remove("sdk").filter(Value::is_object));
     if !exceptions.is_empty() {
         context.insert("exception".into(), json!({ "values": exceptions }));
     }
-    if let Some(log) = ev.get("logentry").or_else(|| ev.get("message").filter(|m| m.is_object())) {
-        keep(&mut context, "logentry", Some(log.clone()).filter(Value::is_object));
-    }
+    let log = match ev.remove("logentry") {
+        Some(log) => Some(log),
+        None => ev.remove("message").filter(Value::is_object),
+    };
+    keep(&mut context, "logentry", log.filter(Value::is_object));
     for key in ["transaction", "server_name", "logger", "dist", "modules"] {
-        keep(&mut context, key, ev.get(key).cloned());
+        keep(&mut context, key, ev.remove(key));
     }
     context.insert("grouping_key".into(), Value::String(grouping_key.clone()));
 
-    Normalized {
-        timestamp: timestamp(ev.get("timestamp")).filter(|t| plausible(*t, received_at)).unwrap_or(received_at),
-        level: level(ev.get("level")),
-        stack_trace: stack_trace(&exceptions),
+    let normalized = Normalized {
+        timestamp,
+        level,
+        stack_trace,
         context: Value::Object(context),
-        source: source(&platform, sdk_name),
+        source,
         url,
-        environment: string(ev.get("environment")).map(|s| truncate(&s, 256)),
-        release: string(ev.get("release")).map(|s| truncate(&s, 256)),
+        environment,
+        release,
         message,
         platform,
         title: if title.is_empty() { "<no message>".into() } else { title },
         culprit: truncate(&culprit, MAX_TITLE),
         grouping_key,
-    }
+    };
+    (normalized, remainder(Value::Object(ev)))
 }
 
 /// A client clock more than a minute ahead, or an event older than 30 days, is not believed (as
@@ -155,14 +172,14 @@ pub fn remainder(event: Value) -> Value {
 }
 
 /// `{"values": [...]}`, a bare list, or one bare object → a list.
-fn values(v: Option<&Value>) -> Vec<Value> {
+fn values(v: Option<Value>) -> Vec<Value> {
     match v {
-        Some(Value::Array(a)) => a.clone(),
-        Some(Value::Object(o)) => match o.get("values") {
-            Some(Value::Array(a)) => a.clone(),
+        Some(Value::Array(a)) => a,
+        Some(Value::Object(mut o)) => match o.remove("values") {
+            Some(Value::Array(a)) => a,
             Some(_) => Vec::new(),
             None if o.is_empty() => Vec::new(),
-            None => vec![v.cloned().unwrap_or_default()],
+            None => vec![Value::Object(o)],
         },
         _ => Vec::new(),
     }
@@ -246,28 +263,28 @@ fn source(platform: &str, sdk_name: &str) -> Source {
     }
 }
 
-/// The exceptions, oldest first, each with its frames list normalised to an array (falling back
-/// to the matching or crashed thread's stack trace).
-fn exceptions(ev: &Map<String, Value>) -> Vec<Value> {
-    let threads = values(ev.get("threads"));
-    values(ev.get("exception"))
-        .into_iter()
-        .filter(Value::is_object)
-        .map(|mut e| {
-            if frames_of(&e).is_empty() {
-                let thread_id = e.get("thread_id").cloned();
-                let thread = threads
-                    .iter()
-                    .find(|t| thread_id.is_some() && t.get("id") == thread_id.as_ref())
-                    .or_else(|| threads.iter().find(|t| t.get("crashed") == Some(&Value::Bool(true))))
-                    .or_else(|| threads.iter().find(|t| t.get("current") == Some(&Value::Bool(true))));
-                if let (Some(st), Some(obj)) = (thread.and_then(|t| t.get("stacktrace")).cloned(), e.as_object_mut()) {
-                    obj.insert("stacktrace".into(), st);
-                }
+/// The exceptions (the event's `exception`), oldest first, each with its frames list normalised
+/// to an array (falling back to the matching or crashed thread's stack trace).
+fn exceptions(exception: Option<Value>, ev: &Map<String, Value>) -> Vec<Value> {
+    let mut exceptions: Vec<Value> = values(exception).into_iter().filter(Value::is_object).collect();
+    if exceptions.iter().all(|e| !frames_of(e).is_empty()) {
+        return exceptions;
+    }
+    let threads = values(ev.get("threads").cloned());
+    for e in &mut exceptions {
+        if frames_of(e).is_empty() {
+            let thread_id = e.get("thread_id").cloned();
+            let thread = threads
+                .iter()
+                .find(|t| thread_id.is_some() && t.get("id") == thread_id.as_ref())
+                .or_else(|| threads.iter().find(|t| t.get("crashed") == Some(&Value::Bool(true))))
+                .or_else(|| threads.iter().find(|t| t.get("current") == Some(&Value::Bool(true))));
+            if let (Some(st), Some(obj)) = (thread.and_then(|t| t.get("stacktrace")).cloned(), e.as_object_mut()) {
+                obj.insert("stacktrace".into(), st);
             }
-            e
-        })
-        .collect()
+        }
+    }
+    exceptions
 }
 
 fn frames_of(e: &Value) -> Vec<&Value> {
@@ -483,7 +500,7 @@ fn default_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
         return format!("msg\x1f{}", normalise(&t));
     }
     // No message: a top-level stack trace or the crashed/current thread.
-    let threads = values(ev.get("threads"));
+    let threads = values(ev.get("threads").cloned());
     let stack = ev.get("stacktrace").cloned().or_else(|| {
         threads
             .iter()
@@ -633,8 +650,9 @@ mod tests {
     use super::*;
 
     fn key(ev: Value) -> String {
-        let ev = ev.as_object().cloned().unwrap();
-        grouping_key(&ev, &exceptions(&ev))
+        let mut ev = ev.as_object().cloned().unwrap();
+        let exceptions = exceptions(ev.remove("exception"), &ev);
+        grouping_key(&ev, &exceptions)
     }
 
     #[test]
