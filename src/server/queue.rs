@@ -47,8 +47,9 @@ pub struct QueuedEvent {
     pub received_at: DateTime<Utc>,
     /// The event id SDKs know the event by (envelope header, else payload, else new).
     pub event_id: uuid::Uuid,
-    /// The event's JSON as the SDK sent it (checked at ingest), copied without re-encoding.
-    pub event: Box<serde_json::value::RawValue>,
+    /// The event's JSON as the SDK sent it (checked at ingest and queued without re-encoding;
+    /// see `encode_event`), read by the worker in the same pass as the rest of the entry.
+    pub event: serde_json::Value,
 }
 
 /// What ingest knew about a Sentry event, queued in front of the event's own JSON.
@@ -336,6 +337,6 @@ mod tests {
             (q.id, q.project_id, q.received_at, q.event_id),
             (meta.id, meta.project_id, meta.received_at, meta.event_id)
         );
-        assert_eq!(q.event.get().trim(), std::str::from_utf8(event).unwrap().trim());
+        assert_eq!(q.event, serde_json::from_slice::<serde_json::Value>(event).unwrap());
     }
 }

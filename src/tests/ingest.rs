@@ -591,3 +591,27 @@ async fn hostile_event_contents_are_refused_or_repaired_never_lost_or_500(pool: 
     };
     assert_eq!(dead, 0);
 }
+
+#[sqlx::test]
+async fn nul_characters_in_sdk_events_are_removed_and_the_rest_is_stored(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let auth = sentry_auth(&app).await;
+    let event = json!({
+        "message": "before\u{0}after",
+        "tags": {"k\u{0}ey": "v\u{0}alue"},
+        "exception": {"values": [{"type": "ValueError", "value": "bad\u{0}input",
+                                  "stacktrace": {"frames": [{"filename": "app.py", "function": "main", "vars": {"s": "x\u{0}y"}}]}}]},
+        "breadcrumbs": [{"message": "crumb\u{0}1"}],
+    });
+    let a = send_envelope(&app, &auth, envelope(json!({}), &[event_item(event)])).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let stored = stored_events(&app).await;
+    assert_eq!(stored.len(), 1);
+    let e = &stored[0];
+    assert_eq!(e["message"], json!("ValueError: badinput"));
+    assert_eq!(e["context"]["tags"], json!({"key": "value"}));
+    let exception = &e["context"]["exception"]["values"][0];
+    assert_eq!(exception["stacktrace"]["frames"][0]["vars"]["s"], json!("xy"));
+    assert_eq!(e["context"]["breadcrumbs"][0]["message"], json!("crumb1"));
+    assert!(!e.to_string().contains("\\u0000"));
+}

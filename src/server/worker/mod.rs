@@ -95,16 +95,10 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
                 errors.push(to_new_error(entry));
                 raws.push(raw);
             }
-            Some(Ok(QueuedEntry::Sentry(event))) => match sentry_to_new_error(event) {
-                Some(e) => {
-                    errors.push(e);
-                    raws.push(raw);
-                }
-                None => {
-                    tracing::error!(stream.id = %d.stream_id, "queued Sentry event is not JSON; set aside");
-                    state.queue.dead_letter(raw, "event is not JSON").await?;
-                }
-            },
+            Some(Ok(QueuedEntry::Sentry(event))) => {
+                errors.push(sentry_to_new_error(event, raw));
+                raws.push(raw);
+            }
             Some(Err(e)) => {
                 tracing::error!(stream.id = %d.stream_id, error = %e, "undecodable queue entry set aside");
                 state.queue.dead_letter(raw, &e.to_string()).await?;
@@ -191,13 +185,17 @@ async fn publish(state: &AppState, stored: &StoredBatch) {
     }
 }
 
-/// Normalises a queued Sentry event into a row to store, grouped by the §6.5 key.
-fn sentry_to_new_error(q: QueuedEvent) -> Option<NewError> {
-    let mut event: serde_json::Value = serde_json::from_str(q.event.get()).ok()?;
-    crate::server::strip_nul_in(&mut event);
+/// Normalises a queued Sentry event (`raw` is its whole queue entry) into a row to store,
+/// grouped by the §6.5 key.
+fn sentry_to_new_error(q: QueuedEvent, raw: &[u8]) -> NewError {
+    let mut event = q.event;
+    // JSON can only carry a NUL character escaped, so most entries need no walk.
+    if memchr::memmem::find(raw, b"\\u0000").is_some() {
+        crate::server::strip_nul_in(&mut event);
+    }
     let (mut n, rest) = sentry::normalize_owned(event, q.received_at);
     let detail = crate::server::db::detail::split(&mut n.context, rest);
-    Some(NewError {
+    NewError {
         id: q.id,
         project_id: q.project_id,
         event_id: q.event_id,
@@ -216,7 +214,7 @@ fn sentry_to_new_error(q: QueuedEvent) -> Option<NewError> {
         detail,
         title: n.title,
         culprit: n.culprit,
-    })
+    }
 }
 
 /// Turns a queued error into a row to store, computing its grouping.
