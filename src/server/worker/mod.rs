@@ -91,12 +91,11 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
     for d in &deliveries {
         let raw = d.raw.as_deref().unwrap_or_default();
         match d.raw.as_deref().map(serde_json::from_slice::<QueuedEntry>) {
-            Some(Ok(QueuedEntry::Api(entry))) => {
-                errors.push(to_new_error(entry));
-                raws.push(raw);
-            }
-            Some(Ok(QueuedEntry::Sentry(event))) => {
-                errors.push(sentry_to_new_error(event, raw));
+            Some(Ok(entry)) => {
+                errors.push(match entry {
+                    QueuedEntry::Api(error) => to_new_error(error),
+                    QueuedEntry::Sentry(event) => sentry_to_new_error(event, raw),
+                });
                 raws.push(raw);
             }
             Some(Err(e)) => {

@@ -34,13 +34,8 @@ pub struct Normalized {
     pub grouping_key: String,
 }
 
-/// Normalises one event (the JSON of an `event` item or a `/store/` body).
-pub fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
-    normalize_owned(event.clone(), received_at).0
-}
-
-/// Normalises one event, moving its parts into the context instead of copying them; answers
-/// also the rest of the event (see `remainder`).
+/// Normalises one event (the JSON of an `event` item or a `/store/` body), moving its parts into
+/// the context instead of copying them; answers also the rest of the event (see `remainder`).
 pub fn normalize_owned(event: Value, received_at: DateTime<Utc>) -> (Normalized, Value) {
     let mut ev = match event {
         Value::Object(map) => map,
@@ -648,6 +643,10 @@ fn quote_strings(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn normalize(event: &Value, received_at: DateTime<Utc>) -> Normalized {
+        normalize_owned(event.clone(), received_at).0
+    }
 
     fn key(ev: Value) -> String {
         let mut ev = ev.as_object().cloned().unwrap();
