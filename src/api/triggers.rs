@@ -35,7 +35,7 @@ pub async fn trigger_backend_error() -> Result<(), AppError> {
     let now = chrono::Utc::now();
     let message = format!("Backend test error: payment config invalid: {failure}");
     let entry = QueuedError {
-        id: ErrorId::new_random(),
+        id: ErrorId::generate(),
         project_id: p.id,
         received_at: now,
         timestamp: now,

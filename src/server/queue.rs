@@ -323,7 +323,7 @@ mod tests {
     #[test]
     fn encoded_event_decodes_as_a_sentry_entry_with_the_event_unchanged() {
         let meta = EventMeta {
-            id: ErrorId::new_random(),
+            id: ErrorId::generate(),
             project_id: ProjectId::new(7),
             received_at: Utc::now(),
             event_id: uuid::Uuid::new_v4(),

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 fn queued(app: &TestApp, message: &str) -> QueuedError {
     QueuedError {
-        id: ErrorId::new_random(),
+        id: ErrorId::generate(),
         project_id: app.project,
         received_at: Utc::now(),
         timestamp: Utc::now(),

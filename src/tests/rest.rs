@@ -3,6 +3,7 @@
 use crate::helpers::{KEY, TestApp};
 use axum::http::{Method, StatusCode};
 use deadpool_redis::redis;
+use faultline::server::db::search::TextSearch;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -386,6 +387,32 @@ async fn a_full_queue_answers_429_with_retry_after(pool: PgPool) {
     let a = app.post_raw(Some(KEY), json!({"message": "one too many"}).to_string()).await;
     assert_eq!((a.status, a.error_code()), (StatusCode::TOO_MANY_REQUESTS, "queue_full"));
     assert_eq!(a.header("retry-after"), Some("60"));
+}
+
+#[sqlx::test]
+async fn text_searches_leave_common_words_out_of_the_index_and_still_match_the_whole_text(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    for n in 0..12 {
+        app.post_error(json!({"message": format!("Order failed in step {n} (order {})", 500 + n)})).await;
+    }
+    // The rare word in another order, and the whole text inside a longer message.
+    app.post_error(json!({"message": "retry 123456 of order"})).await;
+    app.post_error(json!({"message": "payment ORDER 123456 rejected"})).await;
+    app.process().await;
+    sqlx::query("ANALYZE errors").execute(&pool).await.unwrap();
+    let search = TextSearch::plan(&pool, Some("order 123456")).await.unwrap();
+    assert!(search.is_narrowed(), "\"order\" is in nearly every message");
+    assert!(!TextSearch::plan(&pool, Some("order failed")).await.unwrap().is_narrowed());
+
+    let errors = app.get("/api/errors?q=order%20123456").await.body;
+    assert_eq!(errors["total"], json!(1));
+    assert_eq!(errors["errors"][0]["message"], json!("payment ORDER 123456 rejected"));
+    let issues = app.get("/api/issues?q=order%20123456").await.body;
+    assert_eq!(issues["total"], json!(1));
+    assert_eq!(issues["issues"][0]["title"], json!("payment ORDER 123456 rejected"));
+    // Only common words: the whole text is looked up, every message containing it found.
+    assert_eq!(app.get("/api/errors?q=order%20failed").await.body["total"], json!(12));
+    assert_eq!(app.get("/api/errors?q=(order%20507)").await.body["total"], json!(1));
 }
 
 #[sqlx::test]

@@ -273,29 +273,35 @@ pub async fn soak(
         })
     };
     let start = Instant::now();
-    let mut samples: Vec<(f64, f64)> = Vec::new();
+    // (seconds since start, resident MiB, open sockets)
+    let mut samples: Vec<(f64, f64, usize)> = Vec::new();
     while !load.is_finished() {
-        samples.push((start.elapsed().as_secs_f64(), sys::rss_mib(pid)));
+        samples.push((start.elapsed().as_secs_f64(), sys::rss_mib(pid), sys::open_sockets(pid)));
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
-    let mean = |from: f64, to: f64| {
-        let v: Vec<f64> = samples.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, r)| *r).collect();
+    let mean = |from: f64, to: f64, of: fn(&(f64, f64, usize)) -> f64| {
+        let v: Vec<f64> = samples.iter().filter(|s| s.0 >= from && s.0 < to).map(of).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
     let secs = duration.as_secs_f64();
-    let (early, late) = (mean(60.0, 120.0), mean(secs - 60.0, secs + 10.0));
-    let max = samples.iter().map(|(_, r)| *r).fold(0.0, f64::max);
+    let rss = |s: &(f64, f64, usize)| s.1;
+    let sockets = |s: &(f64, f64, usize)| s.2 as f64;
+    let (early, late) = (mean(60.0, 120.0, rss), mean(secs - 60.0, secs + 10.0, rss));
+    let (early_sockets, late_sockets) = (mean(60.0, 120.0, sockets), mean(secs - 60.0, secs + 10.0, sockets));
+    let max = samples.iter().map(|s| s.1).fold(0.0, f64::max);
     report.row(
         format!("soak: {rate}/s for {:.0} min, memory", secs / 60.0),
         format!(
-            "minute 2 mean {early:.0} MiB, last minute mean {late:.0} MiB, max {max:.0} MiB ({} accepted)",
+            "minute 2 mean {early:.0} MiB ({early_sockets:.0} sockets open), last minute mean {late:.0} MiB \
+             ({late_sockets:.0} sockets), max {max:.0} MiB ({} accepted)",
             ok.load(Ordering::Relaxed)
         ),
     );
     report.json.insert(
         "soak".into(),
         json!({"rate": rate, "seconds": secs, "accepted": ok.load(Ordering::Relaxed), "rss_minute_2_mib": early,
-               "rss_last_minute_mib": late, "rss_max_mib": max, "samples": samples}),
+               "rss_last_minute_mib": late, "rss_max_mib": max, "sockets_minute_2": early_sockets,
+               "sockets_last_minute": late_sockets, "samples": samples}),
     );
 }
 

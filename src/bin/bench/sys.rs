@@ -16,6 +16,18 @@ pub fn rss_mib(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// How many sockets a process holds open (its clients' connections, plus its PostgreSQL and
+/// Redis pools).
+pub fn open_sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| {
+        dir.flatten()
+            .filter(|fd| {
+                std::fs::read_link(fd.path()).is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+            })
+            .count()
+    })
+}
+
 /// utime + stime of one process, in clock ticks (1/100 s on Linux).
 fn ticks(pid: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -1,6 +1,7 @@
 //! Queries on `errors`: read one, list with filters, delete.
 
-use super::{like_pattern, push_eq};
+use super::push_eq;
+use super::search::TextSearch;
 use crate::model::{ErrorEvent, ErrorId, Filter, IssueId, Page, ProjectId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
@@ -73,7 +74,7 @@ pub async fn get(db: impl PgExecutor<'_>, project: ProjectId, id: ErrorId) -> sq
     row.map(ErrorEvent::try_from).transpose()
 }
 
-pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter) {
+pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter, search: &TextSearch) {
     qb.push(" WHERE e.project_id = ").push_bind(project);
     push_eq(qb, "e.level", f.level.map(|l| l.as_str()));
     push_eq(qb, "e.source", f.source.map(|s| s.as_str()));
@@ -90,9 +91,7 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
         }
         None => {}
     }
-    if let Some(q) = f.q.as_deref() {
-        qb.push(" AND e.message ILIKE ").push_bind(like_pattern(q));
-    }
+    search.push_condition(qb, "e.message");
     if let Some(since) = f.since {
         qb.push(" AND e.timestamp >= ").push_bind(since);
     }
@@ -129,20 +128,23 @@ pub async fn list(
     if counted_by_issues(f) {
         let mut count = QueryBuilder::new("SELECT COALESCE(sum(i.event_count), 0)::bigint FROM issues i");
         let issue_filter = Filter { status: f.status, resolved: f.resolved, issue_id: f.issue_id, ..Filter::default() };
-        super::issues::push_filter(&mut count, project, &issue_filter);
+        super::issues::push_filter(&mut count, project, &issue_filter, &TextSearch::none());
+        let no_search = TextSearch::none();
         let (total, errors) =
-            tokio::try_join!(count.build_query_scalar().fetch_one(db), page_of(db, project, f, page))?;
+            tokio::try_join!(count.build_query_scalar().fetch_one(db), page_of(db, project, f, &no_search, page))?;
         return Ok((errors, total, false));
     }
+    let search = TextSearch::plan(db, f.q.as_deref()).await?;
     if page.offset.saturating_add(page.limit) > COUNT_CAP + 1 {
         // A page past the counted matches: counted and found separately.
-        let (n, errors) = tokio::try_join!(capped_count(db, project, f), page_of(db, project, f, page))?;
+        let (n, errors) =
+            tokio::try_join!(capped_count(db, project, f, &search), page_of(db, project, f, &search, page))?;
         return Ok((errors, n.min(COUNT_CAP), n > COUNT_CAP));
     }
     // The newest COUNT_CAP + 1 matches are found once (by their index, or the trigram index for
     // `q`), counted, and the page is cut from them.
     let mut qb = QueryBuilder::new("WITH m AS MATERIALIZED (SELECT e.id, e.timestamp FROM errors e");
-    push_matches(&mut qb, project, f);
+    push_matches(&mut qb, project, f, &search);
     qb.push(" LIMIT ").push_bind(COUNT_CAP + 1);
     qb.push(format!(
         ") SELECT {COLUMNS}, (SELECT count(*) FROM m) AS matched
@@ -157,7 +159,7 @@ pub async fn list(
     let n = match rows.first() {
         Some(r) => r.matched,
         None if page.offset == 0 => 0,
-        None => capped_count(db, project, f).await?,
+        None => capped_count(db, project, f, &search).await?,
     };
     let errors = rows.into_iter().map(|r| ErrorEvent::try_from(r.row)).collect::<sqlx::Result<_>>()?;
     Ok((errors, n.min(COUNT_CAP), n > COUNT_CAP))
@@ -173,26 +175,32 @@ struct CountedRow {
 /// Appends the rest of a select over `errors e` matching `f`, newest first. Issues are joined
 /// only for a status filter; in the index's order, so the planner walks the newest matching
 /// errors rather than scanning for any.
-fn push_matches(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter) {
+fn push_matches(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter, search: &TextSearch) {
     if f.status.is_some() || f.resolved.is_some() {
         qb.push(" JOIN issues i ON i.id = e.issue_id");
     }
-    push_filter(qb, project, f);
+    push_filter(qb, project, f, search);
     qb.push(" ORDER BY e.timestamp DESC, e.id DESC");
 }
 
 /// How many errors match `f`, counting at most `COUNT_CAP + 1`.
-async fn capped_count(db: &sqlx::PgPool, project: ProjectId, f: &Filter) -> sqlx::Result<i64> {
+async fn capped_count(db: &sqlx::PgPool, project: ProjectId, f: &Filter, search: &TextSearch) -> sqlx::Result<i64> {
     let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM errors e");
-    push_matches(&mut count, project, f);
+    push_matches(&mut count, project, f, search);
     count.push(" LIMIT ").push_bind(COUNT_CAP + 1).push(") AS capped");
     count.build_query_scalar().fetch_one(db).await
 }
 
 /// One page of the errors matching `f`, newest first.
-async fn page_of(db: &sqlx::PgPool, project: ProjectId, f: &Filter, page: Page) -> sqlx::Result<Vec<ErrorEvent>> {
+async fn page_of(
+    db: &sqlx::PgPool,
+    project: ProjectId,
+    f: &Filter,
+    search: &TextSearch,
+    page: Page,
+) -> sqlx::Result<Vec<ErrorEvent>> {
     let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM errors e JOIN issues i ON i.id = e.issue_id"));
-    push_filter(&mut qb, project, f);
+    push_filter(&mut qb, project, f, search);
     qb.push(" ORDER BY e.timestamp DESC, e.id DESC LIMIT ")
         .push_bind(page.limit)
         .push(" OFFSET ")

@@ -1,6 +1,7 @@
 //! Queries on `issues`: read, list with filters and sort, change status, list an issue's errors.
 
-use super::{like_pattern, push_eq};
+use super::push_eq;
+use super::search::TextSearch;
 use crate::model::{Filter, Issue, IssueId, IssueSort, IssueStatus, Page, ProjectId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
@@ -48,7 +49,7 @@ pub async fn get(db: impl PgExecutor<'_>, project: ProjectId, id: IssueId) -> sq
     row.map(Issue::try_from).transpose()
 }
 
-pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter) {
+pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter, search: &TextSearch) {
     qb.push(" WHERE i.project_id = ").push_bind(project);
     push_eq(qb, "i.level", f.level.map(|l| l.as_str()));
     push_eq(qb, "i.status", f.status.map(|s| s.as_str()));
@@ -72,21 +73,19 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
         push_eq(qb, "e.release", f.release.as_deref());
         qb.push(")");
     }
-    if let Some(q) = f.q.as_deref() {
+    if let Some(pattern) = search.pattern() {
         // Issues whose title or culprit, or one of whose errors' messages, contain the text: each
         // found once through its trigram index, not per issue.
-        let pattern = like_pattern(q);
         qb.push(" AND i.id IN (SELECT t.id FROM issues t WHERE t.project_id = ")
             .push_bind(project)
             .push(" AND (t.title ILIKE ")
-            .push_bind(pattern.clone())
+            .push_bind(pattern.to_owned())
             .push(" OR t.culprit ILIKE ")
-            .push_bind(pattern.clone())
+            .push_bind(pattern.to_owned())
             .push(") UNION SELECT m.issue_id FROM errors m WHERE m.project_id = ")
-            .push_bind(project)
-            .push(" AND m.message ILIKE ")
-            .push_bind(pattern)
-            .push(")");
+            .push_bind(project);
+        search.push_condition(qb, "m.message");
+        qb.push(")");
     }
     if let Some(since) = f.since {
         qb.push(" AND i.last_seen >= ").push_bind(since);
@@ -127,15 +126,16 @@ pub async fn list(
         IssueSort::FirstSeen => " ORDER BY i.first_seen DESC, i.id DESC",
         IssueSort::Count => " ORDER BY i.event_count DESC, i.id DESC",
     };
+    let search = TextSearch::plan(db, f.q.as_deref()).await?;
     let count = || {
         let mut count = QueryBuilder::new("SELECT count(*) FROM issues i");
-        push_filter(&mut count, project, f);
+        push_filter(&mut count, project, f, &search);
         count
     };
     if f.q.is_some() {
         // A text search is costly: the page and the total come from one pass over its matches.
         let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS}, count(*) OVER () AS matched FROM issues i"));
-        push_filter(&mut qb, project, f);
+        push_filter(&mut qb, project, f, &search);
         qb.push(order).push(" LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
         let rows: Vec<CountedRow> = qb.build_query_as().fetch_all(db).await?;
         let total = match rows.first() {
@@ -148,7 +148,7 @@ pub async fn list(
     }
     let mut count = count();
     let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM issues i"));
-    push_filter(&mut qb, project, f);
+    push_filter(&mut qb, project, f, &search);
     qb.push(order).push(" LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
     // The count and the page run at once, on two connections.
     let (total, rows): (i64, Vec<IssueRow>) =

@@ -7,6 +7,7 @@ pub mod detail;
 pub mod errors;
 pub mod issues;
 pub mod projects;
+pub mod search;
 pub mod stats;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

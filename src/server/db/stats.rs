@@ -49,7 +49,8 @@ pub async fn filtered(db: &sqlx::PgPool, project: ProjectId, f: &Filter) -> sqlx
                 count(*) FILTER (WHERE e.source = 'api') AS api
          FROM errors e JOIN issues i ON i.id = e.issue_id",
     );
-    super::errors::push_filter(&mut errors, project, f);
+    let search = super::search::TextSearch::plan(db, f.q.as_deref()).await?;
+    super::errors::push_filter(&mut errors, project, f, &search);
     let e: ErrorCounts = errors.build_query_as().fetch_one(db).await?;
     let mut issues = QueryBuilder::new(
         "SELECT count(*) AS total,
@@ -59,7 +60,7 @@ pub async fn filtered(db: &sqlx::PgPool, project: ProjectId, f: &Filter) -> sqlx
          FROM issues i",
     );
     let any_status = Filter { status: None, resolved: None, ..f.clone() };
-    super::issues::push_filter(&mut issues, project, &any_status);
+    super::issues::push_filter(&mut issues, project, &any_status, &search);
     let i: IssueRow = issues.build_query_as().fetch_one(db).await?;
     Ok(Stats {
         total: e.total,

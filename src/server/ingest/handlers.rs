@@ -139,7 +139,7 @@ async fn accept_event(
     if state.queue.depth_cached().await? > state.settings.max_queue_depth {
         return Err(IngestError::QueueFull { retry_after: 60 });
     }
-    let meta = EventMeta { id: ErrorId::new_random(), project_id: project, received_at: Utc::now(), event_id };
+    let meta = EventMeta { id: ErrorId::generate(), project_id: project, received_at: Utc::now(), event_id };
     state.queue.push_encoded(encode_event(&meta, payload)?).await?;
     Ok(event_id)
 }

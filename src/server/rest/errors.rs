@@ -35,7 +35,7 @@ pub async fn create(
     let received_at = Utc::now();
     let input = validate(value, received_at)?;
     let entry = QueuedError {
-        id: ErrorId::new_random(),
+        id: ErrorId::generate(),
         project_id: project,
         received_at,
         timestamp: input.timestamp,
