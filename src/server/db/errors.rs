@@ -74,6 +74,8 @@ pub async fn get(db: impl PgExecutor<'_>, project: ProjectId, id: ErrorId) -> sq
     row.map(ErrorEvent::try_from).transpose()
 }
 
+/// Appends the conditions of `f`; its text (`f.q`) comes as `search`, planned by
+/// `TextSearch::plan`.
 pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter, search: &TextSearch) {
     qb.push(" WHERE e.project_id = ").push_bind(project);
     push_eq(qb, "e.level", f.level.map(|l| l.as_str()));
@@ -128,8 +130,8 @@ pub async fn list(
     if counted_by_issues(f) {
         let mut count = QueryBuilder::new("SELECT COALESCE(sum(i.event_count), 0)::bigint FROM issues i");
         let issue_filter = Filter { status: f.status, resolved: f.resolved, issue_id: f.issue_id, ..Filter::default() };
-        super::issues::push_filter(&mut count, project, &issue_filter, &TextSearch::none());
         let no_search = TextSearch::none();
+        super::issues::push_filter(&mut count, project, &issue_filter, &no_search);
         let (total, errors) =
             tokio::try_join!(count.build_query_scalar().fetch_one(db), page_of(db, project, f, &no_search, page))?;
         return Ok((errors, total, false));

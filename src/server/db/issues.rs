@@ -49,6 +49,8 @@ pub async fn get(db: impl PgExecutor<'_>, project: ProjectId, id: IssueId) -> sq
     row.map(Issue::try_from).transpose()
 }
 
+/// Appends the conditions of `f`; its text (`f.q`) comes as `search`, planned by
+/// `TextSearch::plan`.
 pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter, search: &TextSearch) {
     qb.push(" WHERE i.project_id = ").push_bind(project);
     push_eq(qb, "i.level", f.level.map(|l| l.as_str()));
