@@ -12,6 +12,10 @@ async fn main() -> std::process::ExitCode {
     use faultline::server::{config::Settings, startup, state::AppState, telemetry};
     use std::process::ExitCode;
 
+    // With `MIMALLOC_ALLOW_THP` set, mimalloc follows it instead.
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        faultline::server::process::keep_heap_out_of_huge_pages();
+    }
     telemetry::init();
     let conf = match leptos::config::get_configuration(None) {
         Ok(conf) => conf,

@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod live;
+pub mod process;
 pub mod queue;
 pub mod rest;
 pub mod startup;

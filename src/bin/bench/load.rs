@@ -252,6 +252,10 @@ pub async fn time_to_visible(addr: &str, target: &Target, rate: u64, duration: D
     (ttv, missing)
 }
 
+/// One soak reading: seconds since the start, resident MiB, open sockets, MiB of the resident
+/// memory in transparent huge pages.
+type SoakSample = (f64, f64, usize, f64);
+
 /// A long open-loop run at `rate`, sampling the server's memory every 5 s: shows whether it grows.
 pub async fn soak(
     addr: &str,
@@ -273,27 +277,30 @@ pub async fn soak(
         })
     };
     let start = Instant::now();
-    // (seconds since start, resident MiB, open sockets)
-    let mut samples: Vec<(f64, f64, usize)> = Vec::new();
+    let mut samples: Vec<SoakSample> = Vec::new();
     while !load.is_finished() {
-        samples.push((start.elapsed().as_secs_f64(), sys::rss_mib(pid), sys::open_sockets(pid)));
+        let at = start.elapsed().as_secs_f64();
+        samples.push((at, sys::rss_mib(pid), sys::open_sockets(pid), sys::huge_pages_mib(pid)));
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
-    let mean = |from: f64, to: f64, of: fn(&(f64, f64, usize)) -> f64| {
+    let mean = |from: f64, to: f64, of: fn(&SoakSample) -> f64| {
         let v: Vec<f64> = samples.iter().filter(|s| s.0 >= from && s.0 < to).map(of).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
     let secs = duration.as_secs_f64();
-    let rss = |s: &(f64, f64, usize)| s.1;
-    let sockets = |s: &(f64, f64, usize)| s.2 as f64;
+    let rss = |s: &SoakSample| s.1;
+    let sockets = |s: &SoakSample| s.2 as f64;
+    let huge = |s: &SoakSample| s.3;
     let (early, late) = (mean(60.0, 120.0, rss), mean(secs - 60.0, secs + 10.0, rss));
     let (early_sockets, late_sockets) = (mean(60.0, 120.0, sockets), mean(secs - 60.0, secs + 10.0, sockets));
+    let (early_huge, late_huge) = (mean(60.0, 120.0, huge), mean(secs - 60.0, secs + 10.0, huge));
     let max = samples.iter().map(|s| s.1).fold(0.0, f64::max);
     report.row(
         format!("soak: {rate}/s for {:.0} min, memory", secs / 60.0),
         format!(
-            "minute 2 mean {early:.0} MiB ({early_sockets:.0} sockets open), last minute mean {late:.0} MiB \
-             ({late_sockets:.0} sockets), max {max:.0} MiB ({} accepted)",
+            "minute 2 mean {early:.0} MiB ({early_sockets:.0} sockets open, {early_huge:.0} MiB in huge pages), \
+             last minute mean {late:.0} MiB ({late_sockets:.0} sockets, {late_huge:.0} MiB in huge pages), \
+             max {max:.0} MiB ({} accepted)",
             ok.load(Ordering::Relaxed)
         ),
     );
@@ -301,7 +308,8 @@ pub async fn soak(
         "soak".into(),
         json!({"rate": rate, "seconds": secs, "accepted": ok.load(Ordering::Relaxed), "rss_minute_2_mib": early,
                "rss_last_minute_mib": late, "rss_max_mib": max, "sockets_minute_2": early_sockets,
-               "sockets_last_minute": late_sockets, "samples": samples}),
+               "sockets_last_minute": late_sockets, "huge_pages_minute_2_mib": early_huge,
+               "huge_pages_last_minute_mib": late_huge, "samples": samples}),
     );
 }
 

@@ -6,14 +6,20 @@ use std::time::Instant;
 
 /// Resident memory of a process in MiB.
 pub fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok()))
-        })
-        .flatten()
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    kib_field(&format!("/proc/{pid}/status"), "VmRSS:").map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// How much of a process's anonymous memory sits in transparent huge pages, in MiB: the kernel's
+/// khugepaged turns a sparsely used 2 MiB range into a whole resident page, so this shows how
+/// much of the resident figure that accounts for.
+pub fn huge_pages_mib(pid: u32) -> f64 {
+    kib_field(&format!("/proc/{pid}/smaps_rollup"), "AnonHugePages:").map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// The value of a `<field> <n> kB` line of a `/proc` file.
+fn kib_field(path: &str, field: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
 }
 
 /// How many sockets a process holds open (its clients' connections, plus its PostgreSQL and
