@@ -16,7 +16,7 @@ async fn main() -> std::process::ExitCode {
     let huge_pages_refused =
         std::env::var_os("MIMALLOC_ALLOW_THP").is_none() && !faultline::server::process::keep_heap_out_of_huge_pages();
     telemetry::init();
-    if huge_pages_refused && cfg!(target_os = "linux") {
+    if huge_pages_refused {
         tracing::warn!("could not turn transparent huge pages off; resident memory may creep up under load");
     }
     let conf = match leptos::config::get_configuration(None) {

@@ -1,6 +1,6 @@
 //! Settings the server process makes for itself before it starts: how the kernel backs its heap.
 
-/// Turns transparent huge pages off for this process; answers whether the kernel agreed.
+/// Turns transparent huge pages off for this process; answers `false` only if the kernel refused.
 ///
 /// Where the kernel's setting is `always` (common on distributions), khugepaged turns every
 /// 2 MiB range of the heap that holds even a few live pages into one whole resident page, so
@@ -12,10 +12,10 @@ pub fn keep_heap_out_of_huge_pages() -> bool {
     unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0 }
 }
 
-/// Elsewhere the kernel has no such switch; nothing to do.
+/// Elsewhere there is no such kernel behaviour to turn off.
 #[cfg(not(target_os = "linux"))]
 pub fn keep_heap_out_of_huge_pages() -> bool {
-    false
+    true
 }
 
 #[cfg(all(test, target_os = "linux"))]
