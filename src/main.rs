@@ -34,7 +34,15 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let api_key = settings.bootstrap_api_key.clone();
+    // The key is shown only while it is the development default, which anyone can read anyway.
+    let api_key_line = if settings.uses_dev_api_key() {
+        format!(
+            "{} (the development default: set FAULTLINE_API_KEY before exposing the server)",
+            settings.bootstrap_api_key.expose()
+        )
+    } else {
+        "from FAULTLINE_API_KEY (not shown)".to_owned()
+    };
     let state = match AppState::new(settings, conf.leptos_options) {
         Ok(s) => s,
         Err(e) => {
@@ -58,7 +66,7 @@ async fn main() -> std::process::ExitCode {
     };
     println!("faultline is running");
     println!("  dashboard and API: http://{addr}");
-    println!("  API key (X-API-Key): {api_key}");
+    println!("  API key (X-API-Key): {api_key_line}");
     println!("  DSN of project {} (\"default\"): {}", prepared.project_id, prepared.dsn);
     match startup::serve(state, listener).await {
         Ok(()) => ExitCode::SUCCESS,

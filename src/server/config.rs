@@ -5,15 +5,15 @@ use std::time::Duration;
 /// Server configuration. Each field names its variable and default.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// `DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/faultline`.
-    pub database_url: String,
-    /// `REDIS_URL`, default `redis://127.0.0.1:6379`.
-    pub redis_url: String,
+    /// `DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/faultline` (may hold a password).
+    pub database_url: Secret,
+    /// `REDIS_URL`, default `redis://127.0.0.1:6379` (may hold a password).
+    pub redis_url: Secret,
     /// `FAULTLINE_REDIS_PREFIX`, default `faultline`: every Redis key starts with it.
     pub redis_prefix: String,
     /// `FAULTLINE_API_KEY`, default `test-api-key`: ensured to exist for the `default` project.
     /// A development default: set your own (and revoke this one) before exposing the server.
-    pub bootstrap_api_key: String,
+    pub bootstrap_api_key: Secret,
     /// `FAULTLINE_PUBLIC_URL`, default `http://<LEPTOS_SITE_ADDR>`: the base URL in DSNs.
     pub public_url: String,
     /// `FAULTLINE_WORKER`, default `true`: run the queue worker in this process.
@@ -28,8 +28,15 @@ pub struct Settings {
     pub claim_idle: Duration,
     /// `FAULTLINE_CACHE_TTL_SECS`, default 30: lifetime of cached list and stats answers.
     pub cache_ttl: Duration,
-    /// `FAULTLINE_KEY_CACHE_TTL_SECS`, default 10: how long ingest trusts a looked-up API key.
+    /// `FAULTLINE_KEY_CACHE_TTL_SECS`, default 10: how long ingest trusts a looked-up key (and
+    /// remembers an unknown one) before asking PostgreSQL again.
     pub key_cache_ttl: Duration,
+    /// `FAULTLINE_KEY_CACHE_STALE_SECS`, default 3600: while PostgreSQL cannot be reached, a key
+    /// looked up at most this long ago stays valid, so ingest keeps accepting through an outage.
+    pub key_cache_stale: Duration,
+    /// `FAULTLINE_AUTH_FAILURES_PER_MINUTE`, default 60 (0: off): wrong or unknown keys one client
+    /// address may send per minute; past it its requests get 429 unless their key is known.
+    pub auth_failures_per_minute: u32,
     /// `FAULTLINE_DB_MAX_CONNECTIONS`, default 16.
     pub db_max_connections: u32,
     /// `FAULTLINE_RATE_LIMIT_PER_MINUTE`, default 0 (off): Sentry events accepted per project
@@ -37,6 +44,44 @@ pub struct Settings {
     pub rate_limit_per_minute: u64,
     /// `FAULTLINE_MAX_QUEUE_DEPTH`, default 1000000: past this backlog, ingest answers 429.
     pub max_queue_depth: u64,
+    /// `FAULTLINE_MAX_QUEUE_BYTES`, default 1073741824 (1 GiB): past this much memory in the
+    /// queue's stream (as Redis estimates it), ingest answers 429.
+    pub max_queue_bytes: u64,
+    /// `FAULTLINE_INGEST_MAX_BYTES_IN_FLIGHT`, default 134217728 (128 MiB): request body bytes
+    /// (received and decompressed) all ingest requests together may hold; past it, 503.
+    pub ingest_max_bytes_in_flight: usize,
+    /// `FAULTLINE_INGEST_CPU_TASKS`, default the number of CPUs: bodies decoded and checked at
+    /// once on the blocking pool.
+    pub ingest_cpu_tasks: usize,
+    /// `FAULTLINE_HEALTH_MAX_QUEUE_AGE_SECS`, default 300: `/health` answers 503 when the oldest
+    /// entry not yet stored has waited longer.
+    pub health_max_queue_age: Duration,
+    /// `FAULTLINE_SHUTDOWN_TIMEOUT_SECS`, default 10: after SIGTERM or Ctrl-C, how long the server
+    /// waits for in-flight requests and the workers' batches before it exits anyway.
+    pub shutdown_timeout: Duration,
+}
+
+/// The development default of `FAULTLINE_API_KEY`.
+pub const DEV_API_KEY: &str = "test-api-key";
+
+/// A setting that must not reach the logs: `Debug` shows `[redacted]`, only `expose` gives it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// A variable that is set but cannot be used.
@@ -51,10 +96,12 @@ impl Settings {
     /// Reads the environment (after `.env`, if present). `site_addr` is Leptos' bind address.
     pub fn from_env(site_addr: std::net::SocketAddr) -> Result<Self, ConfigError> {
         Ok(Self {
-            database_url: var("DATABASE_URL").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/faultline".into()),
-            redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            database_url: Secret(
+                var("DATABASE_URL").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/faultline".into()),
+            ),
+            redis_url: Secret(var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into())),
             redis_prefix: var("FAULTLINE_REDIS_PREFIX").unwrap_or_else(|| "faultline".into()),
-            bootstrap_api_key: var("FAULTLINE_API_KEY").unwrap_or_else(|| "test-api-key".into()),
+            bootstrap_api_key: Secret(var("FAULTLINE_API_KEY").unwrap_or_else(|| DEV_API_KEY.into())),
             public_url: var("FAULTLINE_PUBLIC_URL")
                 .map(|u| u.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| format!("http://{site_addr}")),
@@ -64,19 +111,26 @@ impl Settings {
             claim_idle: Duration::from_millis(parsed("FAULTLINE_CLAIM_IDLE_MS", 30_000)?),
             cache_ttl: Duration::from_secs(parsed("FAULTLINE_CACHE_TTL_SECS", 30)?),
             key_cache_ttl: Duration::from_secs(parsed("FAULTLINE_KEY_CACHE_TTL_SECS", 10)?),
+            key_cache_stale: Duration::from_secs(parsed("FAULTLINE_KEY_CACHE_STALE_SECS", 3600)?),
+            auth_failures_per_minute: parsed("FAULTLINE_AUTH_FAILURES_PER_MINUTE", 60)?,
             db_max_connections: parsed("FAULTLINE_DB_MAX_CONNECTIONS", 16)?,
             rate_limit_per_minute: parsed("FAULTLINE_RATE_LIMIT_PER_MINUTE", 0)?,
             max_queue_depth: parsed("FAULTLINE_MAX_QUEUE_DEPTH", 1_000_000)?,
+            max_queue_bytes: parsed("FAULTLINE_MAX_QUEUE_BYTES", 1 << 30)?,
+            ingest_max_bytes_in_flight: parsed("FAULTLINE_INGEST_MAX_BYTES_IN_FLIGHT", 128 << 20)?,
+            ingest_cpu_tasks: parsed("FAULTLINE_INGEST_CPU_TASKS", cpus())?.max(1),
+            health_max_queue_age: Duration::from_secs(parsed("FAULTLINE_HEALTH_MAX_QUEUE_AGE_SECS", 300)?),
+            shutdown_timeout: Duration::from_secs(parsed("FAULTLINE_SHUTDOWN_TIMEOUT_SECS", 10)?),
         })
     }
 
     /// Settings for tests and tools: local services, the given database and Redis prefix.
     pub fn for_tests(database_url: &str, redis_prefix: &str) -> Self {
         Self {
-            database_url: database_url.to_owned(),
-            redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            database_url: Secret::new(database_url),
+            redis_url: Secret(var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into())),
             redis_prefix: redis_prefix.to_owned(),
-            bootstrap_api_key: "test-api-key".into(),
+            bootstrap_api_key: Secret::new(DEV_API_KEY),
             public_url: "http://127.0.0.1:3000".into(),
             run_worker: false,
             workers: 1,
@@ -84,11 +138,34 @@ impl Settings {
             claim_idle: Duration::from_millis(30_000),
             cache_ttl: Duration::from_secs(30),
             key_cache_ttl: Duration::from_secs(10),
+            key_cache_stale: Duration::from_secs(3600),
+            auth_failures_per_minute: 60,
             db_max_connections: 4,
             rate_limit_per_minute: 0,
             max_queue_depth: 1_000_000,
+            max_queue_bytes: 1 << 30,
+            ingest_max_bytes_in_flight: 128 << 20,
+            ingest_cpu_tasks: 2,
+            health_max_queue_age: Duration::from_secs(300),
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
+}
+
+impl Settings {
+    /// True while the API key is the development default (the banner then shows it).
+    pub fn uses_dev_api_key(&self) -> bool {
+        self.bootstrap_api_key.expose() == DEV_API_KEY
+    }
+
+    /// How long key lookups may be trusted (see `keys`).
+    pub fn key_freshness(&self) -> crate::server::keys::Freshness {
+        crate::server::keys::Freshness { ttl: self.key_cache_ttl, stale: self.key_cache_stale }
+    }
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
 fn var(name: &str) -> Option<String> {
@@ -104,5 +181,23 @@ where
         Some(raw) => {
             raw.trim().parse().map_err(|e: T::Err| ConfigError { name, message: format!("{raw:?} is not valid: {e}") })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_never_print_their_secrets() {
+        let mut s = Settings::for_tests("postgres://app:pg-password@db/faultline", "p");
+        s.redis_url = Secret::new("redis://:redis-password@cache:6379");
+        s.bootstrap_api_key = Secret::new("live-api-key-123");
+        let printed = format!("{s:?} {s:#?}");
+        for secret in ["pg-password", "redis-password", "live-api-key-123"] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+        assert!(printed.contains("[redacted]"));
+        assert!(!s.uses_dev_api_key());
     }
 }

@@ -64,17 +64,23 @@ impl LiveHub {
     }
 }
 
-/// `GET /live`: the update stream of the dashboard (event `update`, data a `LiveUpdate`).
+/// `GET /live`: the update stream of the dashboard (event `update`, data a `LiveUpdate`); it ends
+/// when the server shuts down, so open dashboards never hold the shutdown up.
 pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.live.subscribe();
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
-        let event = match rx.recv().await {
+    let stop = state.shutdown.subscribe();
+    let events = futures_util::stream::unfold((rx, stop), |(mut rx, mut stop)| async move {
+        let received = tokio::select! {
+            r = rx.recv() => r,
+            _ = stop.wait_for(|s| *s) => return None,
+        };
+        let event = match received {
             Ok(text) => Event::default().event("update").data(&*text),
             // A slow client missed some: tell it to reload everything.
             Err(broadcast::error::RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
             Err(broadcast::error::RecvError::Closed) => return None,
         };
-        Some((Ok(event), rx))
+        Some((Ok(event), (rx, stop)))
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

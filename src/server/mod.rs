@@ -2,11 +2,13 @@
 //! API, and the worker.
 
 pub mod auth;
+pub mod auth_failures;
 pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod ingest;
+pub mod keys;
 pub mod live;
 pub mod process;
 pub mod queue;

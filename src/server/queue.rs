@@ -1,10 +1,11 @@
-//! The ingest queue: a Redis Stream read by a consumer group (XADD, XREADGROUP, XAUTOCLAIM, XACK).
+//! The ingest queue: a Redis Stream read by a consumer group (XADD, XREADGROUP, XPENDING, XCLAIM, XACK).
 //!
 //! Ingest appends one entry per accepted error and answers. Workers in any number of processes
 //! read entries through the same consumer group, so each entry goes to one of them; an entry stays
 //! pending until its worker acknowledges it after the PostgreSQL commit. Entries a dead worker
-//! left pending are reclaimed by the others once idle for `claim_idle`. Acknowledged entries are
-//! deleted from the stream, so its length is the backlog.
+//! left pending are claimed by the others once idle for `claim_idle`; Redis counts each entry's
+//! deliveries, which the worker reads to set poison aside. Acknowledged entries are deleted from
+//! the stream, so its length is the backlog.
 
 use super::error::ServerError;
 use crate::model::{ErrorId, Level, ProjectId, Source};
@@ -98,16 +99,23 @@ pub struct Delivery {
     pub raw: Option<Vec<u8>>,
 }
 
-/// How stale the depth ingest compares with its limit may be.
+/// How stale the depth and size ingest compares with its limits may be.
 const DEPTH_MAX_AGE: Duration = Duration::from_millis(500);
+
+/// How much the stream holds: entries, and bytes of memory as Redis estimates them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct QueueLoad {
+    pub depth: u64,
+    pub bytes: u64,
+}
 
 /// Handle on the stream: cheap to clone.
 #[derive(Clone)]
 pub struct Queue {
     pool: deadpool_redis::Pool,
     stream: String,
-    /// The last depth read and when, so ingest does not ask Redis on every request.
-    depth_seen: Arc<Mutex<Option<(u64, Instant)>>>,
+    /// The last load read and when, so ingest does not ask Redis on every request.
+    depth_seen: Arc<Mutex<Option<(QueueLoad, Instant)>>>,
     /// One connection every ingest request appends through: concurrent appends travel together
     /// (pipelined), which costs Redis and the server far fewer system calls than one connection
     /// per request. Dropped after an error, so the next append opens a fresh one.
@@ -135,17 +143,32 @@ impl Queue {
 
     /// The depth, read from Redis at most every 500 ms.
     pub async fn depth_cached(&self) -> Result<u64, ServerError> {
+        Ok(self.load_cached().await?.depth)
+    }
+
+    /// The depth and size, read from Redis at most every 500 ms.
+    pub async fn load_cached(&self) -> Result<QueueLoad, ServerError> {
         if let Ok(seen) = self.depth_seen.lock()
-            && let Some((depth, at)) = *seen
+            && let Some((load, at)) = *seen
             && at.elapsed() < DEPTH_MAX_AGE
         {
-            return Ok(depth);
+            return Ok(load);
         }
-        let depth = self.depth().await?;
+        let mut conn = self.conn().await?;
+        // MEMORY USAGE samples a few of the stream's nodes: cheap, and an estimate.
+        let (depth, bytes): (u64, Option<u64>) = redis::pipe()
+            .cmd("XLEN")
+            .arg(&self.stream)
+            .cmd("MEMORY")
+            .arg("USAGE")
+            .arg(&self.stream)
+            .query_async(&mut conn)
+            .await?;
+        let load = QueueLoad { depth, bytes: bytes.unwrap_or(0) };
         if let Ok(mut seen) = self.depth_seen.lock() {
-            *seen = Some((depth, Instant::now()));
+            *seen = Some((load, Instant::now()));
         }
-        Ok(depth)
+        Ok(load)
     }
 
     async fn conn(&self) -> Result<deadpool_redis::Connection, ServerError> {
@@ -215,30 +238,75 @@ impl Queue {
         Ok(parse_entries(entries))
     }
 
-    /// Takes over up to `count` entries that other consumers left pending for `min_idle`.
-    pub async fn reclaim(
+    /// Entries pending (read, not acknowledged) for at least `min_idle`, oldest first, with how
+    /// often each has been delivered so far.
+    pub async fn pending_idle(&self, min_idle: Duration, count: usize) -> Result<Vec<(String, u64)>, ServerError> {
+        let mut conn = self.conn().await?;
+        let reply: Value = redis::cmd("XPENDING")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg("IDLE")
+            .arg(min_idle.as_millis() as u64)
+            .arg("-")
+            .arg("+")
+            .arg(count)
+            .query_async(&mut conn)
+            .await?;
+        // [[id, consumer, idle-ms, deliveries], …]
+        let Value::Array(items) = reply else {
+            return Ok(Vec::new());
+        };
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let Value::Array(f) = item else {
+                    return None;
+                };
+                let id = String::from_utf8(bytes(f.first()?)?.to_vec()).ok()?;
+                let deliveries = match f.get(3)? {
+                    Value::Int(n) => u64::try_from(*n).ok()?,
+                    _ => return None,
+                };
+                Some((id, deliveries))
+            })
+            .collect())
+    }
+
+    /// Takes over the given entries if they are still idle for `min_idle` (so two workers never
+    /// take the same one); answers those still on the stream. Each take counts as a delivery.
+    pub async fn claim(
         &self,
         consumer: &str,
         min_idle: Duration,
-        count: usize,
+        ids: &[String],
     ) -> Result<Vec<Delivery>, ServerError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn().await?;
-        let reply: Value = redis::cmd("XAUTOCLAIM")
+        let reply: Value = redis::cmd("XCLAIM")
             .arg(&self.stream)
             .arg(GROUP)
             .arg(consumer)
             .arg(min_idle.as_millis() as u64)
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(count)
+            .arg(ids)
             .query_async(&mut conn)
             .await?;
-        // [next-cursor, [entry, …], [deleted ids]]
-        let entries = match reply {
-            Value::Array(mut parts) if parts.len() >= 2 => parts.swap_remove(1),
-            _ => Value::Nil,
+        Ok(parse_entries(reply))
+    }
+
+    /// How long the oldest entry not yet stored (waiting or pending) has been on the stream, by
+    /// the time in its id; `None` when the stream is empty.
+    pub async fn oldest_age(&self) -> Result<Option<Duration>, ServerError> {
+        let mut conn = self.conn().await?;
+        let reply: Value =
+            redis::cmd("XRANGE").arg(&self.stream).arg("-").arg("+").arg("COUNT").arg(1).query_async(&mut conn).await?;
+        let oldest = parse_entries(reply).into_iter().next();
+        let Some(ms) = oldest.and_then(|d| d.stream_id.split('-').next().and_then(|ms| ms.parse::<u64>().ok())) else {
+            return Ok(None);
         };
-        Ok(parse_entries(entries))
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Ok(Some(now.saturating_sub(Duration::from_millis(ms))))
     }
 
     /// Acknowledges entries and removes them from the stream, atomically.

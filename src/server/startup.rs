@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::Uri;
 use axum::response::IntoResponse;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tokio::sync::watch;
+use std::future::IntoFuture;
 
 /// The whole HTTP surface: REST API, Sentry ingest, health, dashboard pages, server functions,
 /// static files; paths have `//` folded before routing.
@@ -53,8 +53,13 @@ pub async fn prepare(state: &AppState) -> Result<Prepared, ServerError> {
     let project = db::projects::find_by_name(&state.db, "default")
         .await?
         .ok_or_else(|| ServerError::Other("the default project is missing".into()))?;
-    db::api_keys::ensure(&state.db, project.id, "bootstrap (FAULTLINE_API_KEY)", &state.settings.bootstrap_api_key)
-        .await?;
+    db::api_keys::ensure(
+        &state.db,
+        project.id,
+        "bootstrap (FAULTLINE_API_KEY)",
+        state.settings.bootstrap_api_key.expose(),
+    )
+    .await?;
     state.queue.ensure_group().await?;
     Ok(Prepared {
         project_id: project.id.get(),
@@ -62,34 +67,77 @@ pub async fn prepare(state: &AppState) -> Result<Prepared, ServerError> {
     })
 }
 
-/// Serves on `listener` until Ctrl-C or SIGTERM; then stops accepting, lets in-flight requests
-/// and the worker's current batch finish, and returns.
+/// Serves on `listener` until Ctrl-C or SIGTERM; see `serve_until`.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
+    serve_until(state, listener, shutdown_signal()).await
+}
+
+/// Serves on `listener`, with the worker tasks (restarted if they panic) and the live-update
+/// hub, until `signal` completes or the state's shutdown is triggered. Then it stops accepting,
+/// ends the `/live` streams and lets in-flight requests finish; then the workers finish their
+/// current batches (what is still queued waits for the next start). It returns after
+/// `shutdown_timeout` at the latest, leaving anything unfinished pending on the queue.
+pub async fn serve_until(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    signal: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    let timeout = state.settings.shutdown_timeout;
+    // The workers stop after the HTTP side, so they store what the last requests queued.
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let workers: Vec<_> = if state.settings.run_worker {
         (0..state.settings.workers)
-            .map(|_| tokio::spawn(super::worker::run_until_stopped(state.clone(), stop_rx.clone())))
+            .map(|_| {
+                let (state, stopped) = (state.clone(), workers_stopped.clone());
+                tokio::spawn(super::worker::supervise("worker", move || {
+                    super::worker::run_until_stopped(state.clone(), stopped.clone())
+                }))
+            })
             .collect()
     } else {
         Vec::new()
     };
-    tokio::spawn(state.live.clone().run(state.settings.redis_url.clone(), state.updates_channel(), stop_rx.clone()));
+    tokio::spawn(state.live.clone().run(
+        state.settings.redis_url.expose().to_owned(),
+        state.updates_channel(),
+        shutdown.subscribe(),
+    ));
     let app = build_router(state);
-    let mut stop_rx_http = stop_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stop_rx_http.wait_for(|stop| *stop).await;
-    });
-    let signal_task = tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: no new requests; finishing the current batch");
-        let _ = stop_tx.send(true);
-    });
-    let result = server.await;
-    for worker in workers {
-        let _ = worker.await;
+    let mut server = tokio::spawn(
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown.clone().wait())
+            .into_future(),
+    );
+    let early = tokio::select! {
+        _ = signal => None,
+        _ = shutdown.clone().wait() => None,
+        result = &mut server => Some(result),
+    };
+    tracing::info!("shutting down: no new requests; finishing requests in flight and the current batches");
+    shutdown.trigger();
+    let finish = async {
+        let result = match early {
+            Some(result) => result,
+            None => server.await,
+        };
+        let _ = stop_workers.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
+        result
+    };
+    match tokio::time::timeout(timeout, finish).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(std::io::Error::other(join)),
+        Err(_) => {
+            tracing::warn!(
+                seconds = timeout.as_secs(),
+                "shutdown took too long; exiting with work unfinished (it stays on the queue)"
+            );
+            Ok(())
+        }
     }
-    signal_task.abort();
-    result
 }
 
 async fn shutdown_signal() {

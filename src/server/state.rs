@@ -1,16 +1,16 @@
 //! `AppState`: the pools, queue, cache and settings every handler, server function and the
 //! worker share (one cheap clone each).
 
-use super::auth::KeyCache;
 use super::cache::Cache;
 use super::config::Settings;
 use super::db;
 use super::error::ServerError;
+use super::keys::KeyCache;
 use super::queue::Queue;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -24,10 +24,53 @@ pub struct AppState {
     pub queue: Queue,
     pub cache: Cache,
     pub keys: KeyCache,
+    /// Ingest's memory budget and decoding pool.
+    pub budget: super::ingest::budget::Budget,
+    /// Failed authentications per client address.
+    pub auth_failures: super::auth_failures::AuthFailures,
     /// Fan-out of live updates to this process's dashboards.
     pub live: super::live::LiveHub,
-    /// Queue entries this process's workers have handled since start (shown by `/health`).
-    pub processed: Arc<AtomicU64>,
+    /// What this process's workers are doing (shown by `/health`).
+    pub workers: Arc<WorkerStats>,
+    /// Turns true once the process begins to shut down: streams end, workers finish.
+    pub shutdown: Shutdown,
+}
+
+/// The process's shutdown switch, cheap to clone.
+#[derive(Clone)]
+pub struct Shutdown(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl Shutdown {
+    /// Starts the shutdown (idempotent).
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// A receiver that turns true at shutdown.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.subscribe()
+    }
+
+    /// Waits until the shutdown has begun.
+    pub async fn wait(self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Counters of this process's workers.
+#[derive(Default)]
+pub struct WorkerStats {
+    /// Queue entries handled since start.
+    pub processed: AtomicU64,
+    /// Worker loops running now.
+    pub running: AtomicUsize,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -39,13 +82,13 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     /// Builds the state without contacting PostgreSQL or Redis (both connect lazily).
     pub fn new(settings: Settings, leptos_options: LeptosOptions) -> Result<Self, ServerError> {
-        let db = db::connect_lazy(&settings.database_url, settings.db_max_connections)?;
+        let db = db::connect_lazy(settings.database_url.expose(), settings.db_max_connections)?;
         Self::with_pool(settings, leptos_options, db)
     }
 
     /// Like `new`, with a PostgreSQL pool made elsewhere (tests).
     pub fn with_pool(settings: Settings, leptos_options: LeptosOptions, db: sqlx::PgPool) -> Result<Self, ServerError> {
-        let mut cfg = deadpool_redis::Config::from_url(settings.redis_url.clone());
+        let mut cfg = deadpool_redis::Config::from_url(settings.redis_url.expose());
         let mut pool_cfg = deadpool_redis::PoolConfig::new(32);
         pool_cfg.timeouts.wait = Some(Duration::from_secs(3));
         pool_cfg.timeouts.create = Some(Duration::from_secs(3));
@@ -54,12 +97,19 @@ impl AppState {
         let redis = cfg
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
             .map_err(|e| ServerError::Other(format!("redis pool: {e}")))?;
+        let keys = KeyCache::default();
         Ok(Self {
+            budget: super::ingest::budget::Budget::new(settings.ingest_max_bytes_in_flight, settings.ingest_cpu_tasks),
+            auth_failures: super::auth_failures::AuthFailures::new(
+                settings.auth_failures_per_minute,
+                keys.clock().clone(),
+            ),
+            keys,
             queue: Queue::new(redis.clone(), &settings.redis_prefix),
             cache: Cache::new(redis.clone(), &settings.redis_prefix, settings.cache_ttl),
-            keys: KeyCache::default(),
             live: super::live::LiveHub::default(),
-            processed: Arc::default(),
+            workers: Arc::default(),
+            shutdown: Shutdown::default(),
             leptos_options,
             settings: Arc::new(settings),
             db,

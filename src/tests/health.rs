@@ -32,12 +32,15 @@ async fn health_is_ok_with_both_services_and_counts_the_queue_and_the_work_done(
     let (status, body) = health(&app).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        body,
-        json!({"status": "ok", "postgres": "ok", "redis": "ok", "queue": {"pending": 1}, "worker": {"processed": 0}})
+        (&body["status"], &body["postgres"], &body["redis"], &body["queue"]["pending"], &body["worker"]["processed"]),
+        (&json!("ok"), &json!("ok"), &json!("ok"), &json!(1), &json!(0))
     );
+    assert!(body["queue"]["oldest_seconds"].is_u64(), "{body}");
+    assert_eq!((&body["worker"]["expected"], &body["problems"]), (&json!(0), &json!([])), "no worker is expected here");
     app.process().await;
     let (_, body) = health(&app).await;
     assert_eq!((&body["queue"]["pending"], &body["worker"]["processed"]), (&json!(0), &json!(1)));
+    assert_eq!(body["queue"]["oldest_seconds"], Value::Null);
 }
 
 #[sqlx::test]
@@ -47,7 +50,10 @@ async fn health_turns_503_when_redis_is_unreachable_and_recovers(pool: PgPool) {
         .and_then(|u| u.strip_prefix("redis://").map(|s| s.trim_end_matches('/').to_owned()))
         .unwrap_or_else(|| "127.0.0.1:6379".into());
     let proxy = ChaosProxy::start(&redis_addr).await;
-    let app = TestApp::spawn_with(pool, |s| s.redis_url = format!("redis://127.0.0.1:{}", proxy.port)).await;
+    let app = TestApp::spawn_with(pool, |s| {
+        s.redis_url = faultline::server::config::Secret::new(format!("redis://127.0.0.1:{}", proxy.port))
+    })
+    .await;
     assert_eq!(health(&app).await.0, StatusCode::OK);
 
     proxy.cut();

@@ -2,10 +2,14 @@
 //! (`#[sqlx::test]`) and its own Redis key prefix.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+mod faults;
 mod health;
 mod helpers;
 mod ingest;
 mod openapi;
+mod overload;
 mod pipeline;
+mod process;
 mod rest;
 mod sdk;
+mod shutdown;

@@ -104,7 +104,7 @@ async fn the_running_worker_stores_posted_errors_and_stops_on_request(pool: PgPo
 #[sqlx::test]
 async fn each_stored_batch_is_announced_on_the_updates_channel(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let client = deadpool_redis::redis::Client::open(app.state.settings.redis_url.as_str()).unwrap();
+    let client = deadpool_redis::redis::Client::open(app.state.settings.redis_url.expose()).unwrap();
     let mut pubsub = client.get_async_pubsub().await.unwrap();
     pubsub.subscribe(app.state.updates_channel()).await.unwrap();
     let id = app.post_error(json!({"message": "announce me"})).await;
@@ -152,7 +152,7 @@ async fn open_dashboards_get_each_stored_batch_and_status_change_over_sse(pool: 
     let app = TestApp::spawn(pool).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let hub = tokio::spawn(app.state.live.clone().run(
-        app.state.settings.redis_url.clone(),
+        app.state.settings.redis_url.expose().to_owned(),
         app.state.updates_channel(),
         stopped,
     ));

@@ -373,9 +373,13 @@ async fn projects_lists_the_keys_project_with_a_valid_dsn(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_revoked_key_is_refused_once_the_key_cache_expires(pool: PgPool) {
-    let app = TestApp::spawn_with(pool, |s| s.key_cache_ttl = std::time::Duration::ZERO).await;
+    let ttl = std::time::Duration::from_secs(10);
+    let app = TestApp::spawn_with(pool, |s| s.key_cache_ttl = ttl).await;
     assert_eq!(app.get("/api/stats").await.status, StatusCode::OK);
     assert!(faultline::server::db::api_keys::revoke(&app.state.db, KEY).await.unwrap());
+    app.state.keys.clock().advance(ttl - std::time::Duration::from_secs(1));
+    assert_eq!(app.get("/api/stats").await.status, StatusCode::OK, "still trusted within the TTL");
+    app.state.keys.clock().advance(std::time::Duration::from_secs(2));
     assert_eq!(app.get("/api/stats").await.status, StatusCode::UNAUTHORIZED);
 }
 

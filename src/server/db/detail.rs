@@ -3,8 +3,10 @@
 //! JSON document compressed by the worker, so PostgreSQL neither parses nor compresses them.
 //!
 //! Layout: a format byte (`1`), the JSON's length (u32, little-endian), the JSON as an LZ4
-//! block.
+//! block. A document is at most `limits::DETAIL` bytes of JSON: a larger one is trimmed (long
+//! texts cut, the last items dropped, `"trimmed": true` added) before it is stored.
 
+use crate::server::worker::limits;
 use serde_json::{Map, Value};
 
 /// The context keys moved out of `errors.context` into the document.
@@ -44,14 +46,68 @@ pub fn split(context: &mut Value, payload: Value) -> Option<Vec<u8>> {
     let mut doc = Map::new();
     doc.insert("context".into(), Value::Object(moved));
     doc.insert("payload".into(), payload);
+    let mut doc = Value::Object(doc);
     // Serialising a `Value` cannot fail (its keys are strings).
-    let json = serde_json::to_vec(&Value::Object(doc)).ok()?;
+    let mut json = serde_json::to_vec(&doc).ok()?;
+    if json.len() > limits::DETAIL {
+        // Room for the marker and what JSON escaping adds back.
+        let mut budget = limits::DETAIL * 3 / 4;
+        shrink(&mut doc, &mut budget);
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("trimmed".into(), Value::Bool(true));
+        }
+        json = serde_json::to_vec(&doc).ok()?;
+    }
     let len = u32::try_from(json.len()).ok()?;
     let mut out = Vec::with_capacity(5 + json.len() / 2);
     out.push(FORMAT);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&lz4_flex::block::compress(&json));
     Some(out)
+}
+
+/// Cuts `v` to about `budget` bytes of JSON in one pass: texts are cut where the budget ends and
+/// the items and fields after that point are dropped, earlier ones kept whole.
+fn shrink(v: &mut Value, budget: &mut usize) {
+    match v {
+        Value::String(s) => {
+            let cost = s.len() + 2;
+            if cost > *budget {
+                *s = limits::truncate(s, budget.saturating_sub(2)).to_owned();
+                *budget = 0;
+            } else {
+                *budget -= cost;
+            }
+        }
+        Value::Array(items) => {
+            *budget = budget.saturating_sub(2);
+            let mut keep = 0;
+            for item in items.iter_mut() {
+                if *budget == 0 {
+                    break;
+                }
+                shrink(item, budget);
+                keep += 1;
+            }
+            items.truncate(keep);
+        }
+        Value::Object(map) => {
+            *budget = budget.saturating_sub(2);
+            let mut dropped = Vec::new();
+            for (k, item) in map.iter_mut() {
+                if *budget == 0 {
+                    dropped.push(k.clone());
+                    continue;
+                }
+                *budget = budget.saturating_sub(k.len() + 3);
+                shrink(item, budget);
+            }
+            for k in dropped {
+                map.remove(&k);
+            }
+        }
+        _ => *budget = budget.saturating_sub(8),
+    }
 }
 
 /// Puts the document's context keys back into `context`.
@@ -101,6 +157,24 @@ mod tests {
     fn nothing_to_keep_stores_nothing() {
         let mut context = json!({"user": {"id": "u1"}});
         assert!(split(&mut context, json!({})).is_none());
+    }
+
+    #[test]
+    fn an_oversized_document_is_trimmed_to_the_limit_not_stored_whole() {
+        let frames: Vec<Value> =
+            (0..40_000).map(|i| json!({"function": format!("f{i}"), "vars": {"x": "y".repeat(60)}})).collect();
+        let mut context = json!({"exception": {"values": [{"type": "E", "stacktrace": {"frames": frames}}]}});
+        let stored = split(&mut context, json!({"threads": "t".repeat(3 << 20)})).expect("something to keep");
+        let doc = read(&stored).expect("readable");
+        assert_eq!(doc["trimmed"], json!(true));
+        let len = serde_json::to_vec(&doc).unwrap().len();
+        assert!(len <= limits::DETAIL, "{len} bytes");
+        let frames = doc["context"]["exception"]["values"][0]["stacktrace"]["frames"].as_array().unwrap();
+        assert_eq!(frames[0]["function"], json!("f0"), "the first parts are kept");
+        assert!(frames.len() < 40_000, "the last ones are dropped");
+        let mut small = json!({"exception": {"values": [{"type": "E"}]}});
+        let kept = read(&split(&mut small, Value::Null).unwrap()).unwrap();
+        assert_eq!(kept.get("trimmed"), None, "a document under the limit is stored as it is");
     }
 
     #[test]

@@ -39,8 +39,15 @@ impl TryFrom<ErrorRow> for ErrorEvent {
     fn try_from(r: ErrorRow) -> Result<Self, sqlx::Error> {
         let decode = |e: crate::model::ParseEnumError| sqlx::Error::Decode(Box::new(e));
         let mut context = r.context;
-        if let Some(stored) = &r.detail {
-            super::detail::merge_into(&mut context, stored).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        // A document that cannot be read degrades this error only: it is shown without the
+        // parts the document held, saying why, and every other row of a list still comes back.
+        if let Some(stored) = &r.detail
+            && let Err(e) = super::detail::merge_into(&mut context, stored)
+        {
+            tracing::warn!(error.id = %r.id, error = %e, "stored detail unreadable; shown without it");
+            if let Some(ctx) = context.as_object_mut() {
+                ctx.insert("detail_error".into(), serde_json::Value::String(e.to_string()));
+            }
         }
         Ok(ErrorEvent {
             id: r.id,

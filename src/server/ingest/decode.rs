@@ -1,9 +1,10 @@
 //! Request bodies as SDKs send them: `Content-Encoding` gzip, deflate (zlib or raw), br or none,
 //! read with a cap on the raw bytes and decompressed with a running cap on the output, so a
-//! compression bomb stops at the cap instead of filling memory.
+//! compression bomb stops at the cap instead of filling memory; decompressed bytes are reserved
+//! from ingest's memory budget (`budget`) chunk by chunk.
 
-use axum::body::{Body, Bytes};
-use http_body_util::BodyExt;
+use super::budget::Reservation;
+use axum::body::Bytes;
 use std::io::Read;
 
 /// Raw body limit (as received).
@@ -21,21 +22,26 @@ pub enum DecodeError {
     Corrupt { encoding: &'static str, reason: String },
     #[error("unsupported Content-Encoding {0:?}")]
     Unsupported(String),
+    #[error("the server is at its limit of request bytes in memory; retry shortly")]
+    Overloaded,
 }
 
-/// Reads at most `MAX_RAW` bytes of the body.
-pub async fn read_raw(body: Body) -> Result<Bytes, DecodeError> {
-    http_body_util::Limited::new(body, MAX_RAW).collect().await.map(|c| c.to_bytes()).map_err(|e| {
-        if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-            DecodeError::TooLarge { limit: MAX_RAW }
-        } else {
-            DecodeError::Read(e.to_string())
-        }
-    })
+/// Whether a `Content-Encoding` value means the body is compressed.
+pub fn is_compressed(encoding: Option<&str>) -> bool {
+    !matches!(
+        encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref(),
+        None | Some("" | "identity" | "utf-8" | "utf8")
+    )
 }
 
-/// Decodes `raw` according to a `Content-Encoding` value, producing at most `cap` bytes.
-pub fn decode(encoding: Option<&str>, raw: Bytes, cap: usize) -> Result<Bytes, DecodeError> {
+/// Decodes `raw` according to a `Content-Encoding` value, producing at most `cap` bytes; every
+/// decompressed chunk is reserved from `reservation` first (refused when the budget is full).
+pub fn decode(
+    encoding: Option<&str>,
+    raw: Bytes,
+    cap: usize,
+    reservation: &mut Reservation,
+) -> Result<Bytes, DecodeError> {
     let encoding = encoding.map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
     match encoding.as_str() {
         // sentry-ruby 5 and an old Android SDK send "UTF-8" to mean "not encoded".
@@ -45,31 +51,80 @@ pub fn decode(encoding: Option<&str>, raw: Bytes, cap: usize) -> Result<Bytes, D
             }
             Ok(raw)
         }
-        "gzip" | "x-gzip" => capped("gzip", flate2::read::MultiGzDecoder::new(&raw[..]), cap),
+        other => decoder(other, &raw).and_then(|(name, reader)| capped(name, reader, cap, Some(reservation))),
+    }
+}
+
+/// The first `cap` bytes of the decoded body at most (less when the body is shorter): enough to
+/// read an envelope's header line before the whole body is decoded.
+pub fn decode_prefix(encoding: Option<&str>, raw: &Bytes, cap: usize) -> Result<Bytes, DecodeError> {
+    let encoding = encoding.map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
+    match encoding.as_str() {
+        "" | "identity" | "utf-8" | "utf8" => Ok(raw.slice(..raw.len().min(cap))),
+        other => {
+            let (name, reader) = decoder(other, raw)?;
+            let mut out = Vec::with_capacity(cap.min(64 * 1024));
+            reader
+                .take(cap as u64)
+                .read_to_end(&mut out)
+                .map_err(|e| DecodeError::Corrupt { encoding: name, reason: e.to_string() })?;
+            Ok(out.into())
+        }
+    }
+}
+
+/// The streaming decoder of a compressed encoding.
+fn decoder<'a>(encoding: &str, raw: &'a [u8]) -> Result<(&'static str, Box<dyn Read + 'a>), DecodeError> {
+    Ok(match encoding {
+        "gzip" | "x-gzip" => ("gzip", Box::new(flate2::read::MultiGzDecoder::new(raw))),
         "deflate" => {
             // zlib (RFC 1950) when the first two bytes form a valid header, else raw deflate.
             let zlib = raw.len() >= 2 && raw[0] & 0x0f == 8 && (u16::from(raw[0]) << 8 | u16::from(raw[1])) % 31 == 0;
             if zlib {
-                capped("deflate", flate2::read::ZlibDecoder::new(&raw[..]), cap)
+                ("deflate", Box::new(flate2::read::ZlibDecoder::new(raw)))
             } else {
-                capped("deflate", flate2::read::DeflateDecoder::new(&raw[..]), cap)
+                ("deflate", Box::new(flate2::read::DeflateDecoder::new(raw)))
             }
         }
-        "br" => capped("br", brotli_decompressor::Decompressor::new(&raw[..], 64 * 1024), cap),
-        other => Err(DecodeError::Unsupported(other.to_owned())),
-    }
+        "br" => ("br", Box::new(brotli_decompressor::Decompressor::new(raw, 64 * 1024))),
+        other => return Err(DecodeError::Unsupported(other.to_owned())),
+    })
 }
 
-fn capped(encoding: &'static str, reader: impl Read, cap: usize) -> Result<Bytes, DecodeError> {
-    let mut out = Vec::new();
-    let read = reader
-        .take(cap as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| DecodeError::Corrupt { encoding, reason: e.to_string() })?;
-    if read > cap {
-        return Err(DecodeError::TooLarge { limit: cap });
+/// Reads the decoder out in chunks, stopping past `cap` and reserving each chunk first.
+fn capped(
+    encoding: &'static str,
+    mut reader: impl Read,
+    cap: usize,
+    mut reservation: Option<&mut Reservation>,
+) -> Result<Bytes, DecodeError> {
+    const CHUNK: usize = 64 * 1024;
+    let mut out: Vec<u8> = Vec::new();
+    let mut reserved = 0;
+    loop {
+        if out.len() > cap {
+            return Err(DecodeError::TooLarge { limit: cap });
+        }
+        if out.len() + CHUNK > reserved
+            && let Some(r) = reservation.as_deref_mut()
+        {
+            r.try_take(CHUNK).map_err(|_| DecodeError::Overloaded)?;
+            reserved += CHUNK;
+        }
+        let start = out.len();
+        out.resize(start + CHUNK, 0);
+        let n = loop {
+            match reader.read(&mut out[start..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(DecodeError::Corrupt { encoding, reason: e.to_string() }),
+            }
+        };
+        out.truncate(start + n);
+        if n == 0 {
+            return Ok(out.into());
+        }
     }
-    Ok(out.into())
 }
 
 #[cfg(test)]
@@ -83,6 +138,11 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    fn decode(encoding: Option<&str>, raw: Bytes, cap: usize) -> Result<Bytes, DecodeError> {
+        let budget = super::super::budget::Budget::new(256 << 20, 1);
+        super::decode(encoding, raw, cap, &mut budget.reservation())
     }
 
     #[test]
@@ -104,6 +164,22 @@ mod tests {
         let bomb = gzip(&vec![b'a'; 4 * 1024 * 1024]);
         assert!(bomb.len() < 10_000);
         assert!(matches!(decode(Some("gzip"), bomb.into(), 1024 * 1024), Err(DecodeError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn a_bomb_past_the_memory_budget_is_refused_as_overload() {
+        let bomb = gzip(&vec![b'a'; 4 * 1024 * 1024]);
+        let budget = super::super::budget::Budget::new(1024 * 1024, 1);
+        let got = super::decode(Some("gzip"), bomb.into(), 8 * 1024 * 1024, &mut budget.reservation());
+        assert!(matches!(got, Err(DecodeError::Overloaded)), "{got:?}");
+        assert_eq!(budget.available(), 1024 * 1024, "the reservation was given back");
+    }
+
+    #[test]
+    fn a_prefix_decodes_only_as_far_as_asked() {
+        let big = gzip(&vec![b'a'; 4 * 1024 * 1024]);
+        assert_eq!(decode_prefix(Some("gzip"), &big.into(), 1000).unwrap().len(), 1000);
+        assert_eq!(decode_prefix(None, &Bytes::from_static(b"abc"), 1000).unwrap(), &b"abc"[..]);
     }
 
     #[test]

@@ -31,8 +31,22 @@ pub enum IngestError {
     RateLimited { retry_after: u64 },
     #[error("the queue is full; retry after {retry_after} s")]
     QueueFull { retry_after: u64 },
+    /// The memory budget for request bodies, or the decoding pool, is full.
+    #[error("the server is overloaded; retry after 1 s")]
+    Overloaded,
     #[error("service unavailable")]
     Unavailable(#[source] ServerError),
+}
+
+impl From<super::budget::BudgetError> for IngestError {
+    fn from(e: super::budget::BudgetError) -> Self {
+        use super::budget::BudgetError;
+        match e {
+            BudgetError::Exhausted => Self::Overloaded,
+            BudgetError::TooLarge { limit } => Self::Decode(DecodeError::TooLarge { limit }),
+            BudgetError::Read(reason) => Self::Decode(DecodeError::Read(reason)),
+        }
+    }
 }
 
 impl From<ServerError> for IngestError {
@@ -48,6 +62,7 @@ impl IngestError {
             Self::WrongKey => StatusCode::FORBIDDEN,
             Self::UnknownProject => StatusCode::NOT_FOUND,
             Self::Decode(DecodeError::TooLarge { .. }) | Self::EventTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Overloaded | Self::Decode(DecodeError::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Decode(DecodeError::Unsupported(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BadVersion(_) | Self::Decode(_) | Self::Envelope(_) | Self::BadEvent(_) => StatusCode::BAD_REQUEST,
             Self::RateLimited { .. } | Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -63,6 +78,7 @@ impl IngestError {
             Self::BadVersion(_) => "bad_version",
             Self::Decode(DecodeError::TooLarge { .. }) | Self::EventTooLarge { .. } => "payload_too_large",
             Self::Decode(DecodeError::Unsupported(_)) => "unsupported_encoding",
+            Self::Overloaded | Self::Decode(DecodeError::Overloaded) => "overloaded",
             Self::Decode(_) => "bad_body",
             Self::Envelope(_) => "malformed_envelope",
             Self::BadEvent(_) => "malformed_json",
@@ -86,6 +102,9 @@ impl IntoResponse for IngestError {
         let mut res = (status, Json(body)).into_response();
         if let Ok(v) = HeaderValue::from_str(&message) {
             res.headers_mut().insert("x-sentry-error", v);
+        }
+        if matches!(self, Self::Overloaded | Self::Decode(DecodeError::Overloaded)) {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
         }
         if let Self::RateLimited { retry_after } | Self::QueueFull { retry_after } = self {
             let h = res.headers_mut();

@@ -1,14 +1,17 @@
 //! The envelope and store handlers: authenticate, decode, frame, check, queue, answer the id.
 
 use super::auth::{dsn_key, request_auth};
-use super::decode::{MAX_DECODED, decode, read_raw};
-use super::envelope;
+use super::budget::{INLINE_MAX, Reservation};
+use super::check::EventHead;
+use super::decode::{MAX_DECODED, MAX_RAW, decode, decode_prefix, is_compressed};
+use super::envelope::{self, EnvelopeError};
 use super::error::IngestError;
 use crate::model::{ErrorId, ProjectId, ProjectKey};
+use crate::server::auth_failures::ClientAddr;
 use crate::server::queue::{EventMeta, encode_event};
 use crate::server::state::AppState;
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use chrono::Utc;
@@ -28,13 +31,26 @@ fn content_encoding(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Checks that `key` is the public key of `project`: 403 otherwise (a malformed key included,
-/// which is never looked up).
-async fn check_key(state: &AppState, project: ProjectId, key: &str) -> Result<(), IngestError> {
-    if ProjectKey::parse(key).is_err() {
-        return Err(IngestError::WrongKey);
+/// which is never looked up). A client address past its failed-authentication limit gets 429
+/// unless the key is one the cache knows.
+async fn check_key(state: &AppState, client: ClientAddr, project: ProjectId, key: &str) -> Result<(), IngestError> {
+    let freshness = state.settings.key_freshness();
+    if let Some(retry_after) = state.auth_failures.blocked(client) {
+        return match state.keys.known_dsn_key(key, freshness) {
+            Some(owner) if owner == project => Ok(()),
+            _ => Err(IngestError::RateLimited { retry_after }),
+        };
     }
-    let owner = state.keys.project_of_dsn_key(&state.db, state.settings.key_cache_ttl, key).await?;
-    if owner == Some(project) { Ok(()) } else { Err(IngestError::WrongKey) }
+    let owner = match ProjectKey::parse(key) {
+        Ok(_) => state.keys.project_of_dsn_key(&state.db, freshness, key).await?,
+        Err(_) => None,
+    };
+    if owner == Some(project) {
+        Ok(())
+    } else {
+        state.auth_failures.record(client);
+        Err(IngestError::WrongKey)
+    }
 }
 
 /// An event id in any form the uuid crate reads (32 hex, dashed, any case).
@@ -42,28 +58,26 @@ fn parse_event_id(v: &Value) -> Option<Uuid> {
     v.as_str().and_then(|s| Uuid::parse_str(s.trim()).ok())
 }
 
-/// `POST /api/{project_id}/envelope/`.
-pub async fn envelope(
-    State(state): State<AppState>,
-    Path(project): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, IngestError> {
-    let project = project_id(&project)?;
-    let auth = request_auth(&headers, query.as_deref())?;
-    if let Some(key) = &auth.key {
-        check_key(&state, project, key).await?;
-    }
-    let body = decode(content_encoding(&headers), read_raw(body).await?, MAX_DECODED)?;
+/// An envelope header line longer than this is refused before the body is decoded further.
+const HEADER_CAP: usize = 64 * 1024;
+
+/// What the CPU-bound part of a request found: the envelope header's key and event id, and the
+/// first event item, checked.
+struct Prepared {
+    dsn_key: Option<String>,
+    header_id: Option<Uuid>,
+    event: Option<(Bytes, EventHead)>,
+}
+
+/// Decodes, frames and checks an envelope (the CPU-bound part; see `budget`).
+fn prepare_envelope(
+    encoding: Option<&str>,
+    raw: Bytes,
+    reservation: &mut Reservation,
+) -> Result<Prepared, IngestError> {
+    let body = decode(encoding, raw, MAX_DECODED, reservation)?;
     let env = envelope::parse(&body)?;
-    let envelope_key = env.header.get("dsn").and_then(Value::as_str).and_then(dsn_key);
-    match (&auth.key, envelope_key) {
-        (None, None) => return Err(IngestError::MissingKey),
-        (None, Some(k)) => check_key(&state, project, &k).await?,
-        (Some(a), Some(k)) if *a != k => return Err(IngestError::ConflictingKeys),
-        _ => {}
-    }
+    let dsn_key = env.header.get("dsn").and_then(Value::as_str).and_then(dsn_key);
     let header_id = match env.header.get("event_id") {
         None | Some(Value::Null) => None,
         Some(v) => {
@@ -77,16 +91,114 @@ pub async fn envelope(
         }
         event.get_or_insert(item.payload);
     }
-    let id = match event {
-        Some(payload) => Some(accept_event(&state, project, header_id, payload).await?),
-        None => header_id,
+    let event = match event {
+        Some(payload) => Some((body.slice_ref(payload), checked(payload)?)),
+        None => None,
     };
+    Ok(Prepared { dsn_key, header_id, event })
+}
+
+/// Checks an event's JSON whole (without building it), so an event the worker could not read is
+/// refused now, not lost later.
+fn checked(payload: &[u8]) -> Result<EventHead, IngestError> {
+    super::check::check(payload).map_err(|e| IngestError::BadEvent(e.to_string()))
+}
+
+/// Runs `work` on the request's thread when the body is small and not compressed, else on the
+/// bounded blocking pool.
+async fn cpu<T: Send + 'static>(
+    state: &AppState,
+    encoding: Option<&str>,
+    raw_len: usize,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, IngestError> {
+    if !is_compressed(encoding) && raw_len <= INLINE_MAX {
+        Ok(work())
+    } else {
+        state.budget.offload(work).await.map_err(IngestError::from)
+    }
+}
+
+/// The envelope header's DSN key, read from at most `HEADER_CAP` decoded bytes: lets a request
+/// whose key is only inside the envelope be refused before its body is decoded.
+fn envelope_key(encoding: Option<&str>, raw: &Bytes) -> Result<Option<String>, IngestError> {
+    let prefix = decode_prefix(encoding, raw, HEADER_CAP)?;
+    let line = match prefix.iter().position(|&b| b == b'\n') {
+        Some(end) => &prefix[..end],
+        None if prefix.len() < HEADER_CAP => &prefix[..],
+        None => return Err(EnvelopeError::BadHeader(format!("longer than {HEADER_CAP} bytes")).into()),
+    };
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err(EnvelopeError::Empty.into());
+    }
+    let header: serde_json::Map<String, Value> =
+        serde_json::from_slice(line).map_err(|e| EnvelopeError::BadHeader(e.to_string()))?;
+    Ok(header.get("dsn").and_then(Value::as_str).and_then(dsn_key))
+}
+
+/// `POST /api/{project_id}/envelope/`.
+pub async fn envelope(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Path(project): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, IngestError> {
+    let project = project_id(&project)?;
+    let auth = request_auth(&headers, query.as_deref())?;
+    if let Some(key) = &auth.key {
+        check_key(&state, client, project, key).await?;
+    }
+    let encoding = content_encoding(&headers).map(str::to_owned);
+    let mut reservation = state.budget.reservation();
+    let raw = state.budget.read(body, MAX_RAW, &mut reservation).await?;
+    if auth.key.is_none() {
+        let enc = encoding.clone();
+        let (key, raw_back) =
+            cpu(&state, encoding.as_deref(), raw.len(), move || (envelope_key(enc.as_deref(), &raw), raw)).await?;
+        match key? {
+            Some(k) => check_key(&state, client, project, &k).await?,
+            None => return Err(IngestError::MissingKey),
+        }
+        return finish_envelope(&state, project, None, encoding, raw_back, reservation).await;
+    }
+    finish_envelope(&state, project, auth.key, encoding, raw, reservation).await
+}
+
+/// The rest of an envelope once its key is known good: decode, frame, check, queue, answer.
+async fn finish_envelope(
+    state: &AppState,
+    project: ProjectId,
+    request_key: Option<String>,
+    encoding: Option<String>,
+    raw: Bytes,
+    mut reservation: Reservation,
+) -> Result<Json<Value>, IngestError> {
+    let raw_len = raw.len();
+    let enc = encoding.clone();
+    let (prepared, reservation) = cpu(state, encoding.as_deref(), raw_len, move || {
+        (prepare_envelope(enc.as_deref(), raw, &mut reservation), reservation)
+    })
+    .await?;
+    let prepared = prepared?;
+    if let (Some(a), Some(k)) = (&request_key, &prepared.dsn_key)
+        && a != k
+    {
+        return Err(IngestError::ConflictingKeys);
+    }
+    let id = match &prepared.event {
+        Some((payload, head)) => Some(accept_event(state, project, prepared.header_id, payload, head).await?),
+        None => prepared.header_id,
+    };
+    drop(reservation);
     Ok(Json(id.map_or_else(|| json!({}), |id| json!({ "id": id.simple().to_string() }))))
 }
 
 /// `POST /api/{project_id}/store/`: one event as JSON (or an envelope, by content type).
 pub async fn store(
     state: State<AppState>,
+    client: ClientAddr,
     path: Path<String>,
     query: RawQuery,
     headers: HeaderMap,
@@ -97,31 +209,43 @@ pub async fn store(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-sentry-envelope"));
     if is_envelope {
-        return envelope(state, path, query, headers, body).await;
+        return envelope(state, client, path, query, headers, body).await;
     }
     let (State(state), Path(project), RawQuery(query)) = (state, path, query);
     let project = project_id(&project)?;
     let key = request_auth(&headers, query.as_deref())?.key.ok_or(IngestError::MissingKey)?;
-    check_key(&state, project, &key).await?;
-    let body = decode(content_encoding(&headers), read_raw(body).await?, MAX_EVENT)?;
-    if body.is_empty() {
-        return Err(IngestError::BadEvent("the body is empty".into()));
-    }
-    let id = accept_event(&state, project, None, &body).await?;
+    check_key(&state, client, project, &key).await?;
+    let encoding = content_encoding(&headers).map(str::to_owned);
+    let mut reservation = state.budget.reservation();
+    let raw = state.budget.read(body, MAX_RAW, &mut reservation).await?;
+    let enc = encoding.clone();
+    let (checked_event, reservation) = cpu(&state, encoding.as_deref(), raw.len(), move || {
+        let event =
+            decode(enc.as_deref(), raw, MAX_EVENT, &mut reservation).map_err(IngestError::from).and_then(|body| {
+                if body.is_empty() {
+                    return Err(IngestError::BadEvent("the body is empty".into()));
+                }
+                let head = checked(&body)?;
+                Ok((body, head))
+            });
+        (event, reservation)
+    })
+    .await?;
+    let (body, head) = checked_event?;
+    let id = accept_event(&state, project, None, &body, &head).await?;
+    drop(reservation);
     Ok(Json(json!({ "id": id.simple().to_string() })))
 }
 
-/// Checks an event item, picks its id (header, payload, new), applies the rate limit and the
-/// queue's depth limit, and queues it. Transactions are accepted and dropped.
+/// Picks a checked event's id (header, payload, new), applies the rate limit and the queue's
+/// limits, and queues it. Transactions are accepted and dropped.
 async fn accept_event(
     state: &AppState,
     project: ProjectId,
     header_id: Option<Uuid>,
     payload: &[u8],
+    head: &EventHead,
 ) -> Result<Uuid, IngestError> {
-    // Checked whole here (without building it), so an event the worker could not read is refused
-    // now, not lost later.
-    let head = super::check::check(payload).map_err(|e| IngestError::BadEvent(e.to_string()))?;
     let payload_id = match &head.event_id {
         None => None,
         Some(v) => match parse_event_id(v) {
@@ -136,7 +260,8 @@ async fn accept_event(
         return Ok(event_id);
     }
     check_rate_limit(state, project).await?;
-    if state.queue.depth_cached().await? > state.settings.max_queue_depth {
+    let load = state.queue.load_cached().await?;
+    if load.depth > state.settings.max_queue_depth || load.bytes > state.settings.max_queue_bytes {
         return Err(IngestError::QueueFull { retry_after: 60 });
     }
     let meta = EventMeta { id: ErrorId::generate(), project_id: project, received_at: Utc::now(), event_id };

@@ -2,13 +2,17 @@
 //! `/store/` (with or without the trailing slash), authenticated by the project's public key.
 //!
 //! The path of an event: the key is checked (an in-memory cache in front of one indexed
-//! lookup), the body decoded (gzip, deflate, br) under size caps, the envelope framed, the event
-//! item checked to be JSON and given its event id, the project's rate limit and the queue's
-//! depth checked, and the raw event appended to the Redis stream. The answer `200 {"id"}` means
+//! lookup) before the body is read when it is in the query or a header, else from the envelope's
+//! header line before the rest is decoded; the body is read and decoded (gzip, deflate, br) under
+//! size caps and ingest's memory budget, the envelope framed and the event item checked to be
+//! JSON (large or compressed bodies on the bounded blocking pool, see `budget`), the event id
+//! picked, the project's rate limit and the queue's depth and size checked, and the raw event
+//! appended to the Redis stream. The answer `200 {"id"}` means
 //! the event is queued; normalisation and grouping happen in the worker. Other item types
 //! (sessions, client reports, transactions, attachments…) are dropped silently, as SDKs expect.
 
 pub mod auth;
+pub mod budget;
 pub mod check;
 pub mod decode;
 pub mod envelope;

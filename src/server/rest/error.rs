@@ -24,6 +24,12 @@ pub enum ApiError {
     /// The queue holds more than `FAULTLINE_MAX_QUEUE_DEPTH` entries.
     #[error("the queue is full; retry after {retry_after} s")]
     QueueFull { retry_after: u64 },
+    /// This client address sent too many wrong keys (`FAULTLINE_AUTH_FAILURES_PER_MINUTE`).
+    #[error("too many failed authentications; retry after {retry_after} s")]
+    TooManyFailures { retry_after: u64 },
+    /// The memory budget for request bodies, or the parsing pool, is full.
+    #[error("the server is overloaded; retry after 1 s")]
+    Overloaded,
     /// PostgreSQL or Redis could not be reached.
     #[error("service unavailable")]
     Unavailable(#[source] ServerError),
@@ -44,8 +50,8 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::QueueFull { .. } | Self::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -59,7 +65,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Invalid { .. } => "invalid_field",
             Self::QueueFull { .. } => "queue_full",
+            Self::TooManyFailures { .. } => "too_many_failures",
             Self::Unavailable(_) => "unavailable",
+            Self::Overloaded => "overloaded",
             Self::Internal(_) => "internal",
         }
     }
@@ -88,7 +96,10 @@ impl IntoResponse for ApiError {
         }
         let body = serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
         let mut res = (status, Json(body)).into_response();
-        if let Self::QueueFull { retry_after } = self {
+        if let Self::Overloaded = self {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, 1.into());
+        }
+        if let Self::QueueFull { retry_after } | Self::TooManyFailures { retry_after } = self {
             res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.into());
         }
         res

@@ -28,10 +28,11 @@ pub async fn create(
     ApiProject(project): ApiProject,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if state.queue.depth_cached().await? > state.settings.max_queue_depth {
+    let load = state.queue.load_cached().await?;
+    if load.depth > state.settings.max_queue_depth || load.bytes > state.settings.max_queue_bytes {
         return Err(ApiError::QueueFull { retry_after: 60 });
     }
-    let value = read_json_body(body, MAX_BODY).await?;
+    let value = read_json_body(&state, body, MAX_BODY).await?;
     let received_at = Utc::now();
     let input = validate(value, received_at)?;
     let entry = QueuedError {

@@ -1,5 +1,8 @@
-//! `GET /health`: whether PostgreSQL and Redis answer, the queue's backlog, and how many entries
-//! this process's workers have handled.
+//! `GET /health`: whether PostgreSQL and Redis answer, the queue's backlog and the age of its
+//! oldest entry, and this process's workers (running now, expected, entries handled).
+//!
+//! Answers 503 when a service is down, when a process meant to run workers has none running, or
+//! when the oldest entry not yet stored has waited longer than `FAULTLINE_HEALTH_MAX_QUEUE_AGE_SECS`.
 
 use crate::server::db;
 use crate::server::state::AppState;
@@ -8,29 +11,55 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How long each check may take before its service counts as down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn get(State(state): State<AppState>) -> Response {
-    let (pg, depth) = tokio::join!(
+    let (pg, depth, oldest) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, db::ping(&state.db)),
         tokio::time::timeout(CHECK_TIMEOUT, state.queue.depth()),
+        tokio::time::timeout(CHECK_TIMEOUT, state.queue.oldest_age()),
     );
     let pg_ok = matches!(pg, Ok(Ok(())));
     let depth = match depth {
         Ok(Ok(n)) => Some(n),
         _ => None,
     };
+    let oldest = match oldest {
+        Ok(Ok(age)) => age,
+        _ => None,
+    };
+    let expected = if state.settings.run_worker { state.settings.workers } else { 0 };
+    let running = state.workers.running.load(Ordering::SeqCst);
+    let mut problems = Vec::new();
+    if !pg_ok {
+        problems.push("postgres is unreachable".to_owned());
+    }
+    if depth.is_none() {
+        problems.push("redis is unreachable".to_owned());
+    }
+    if expected > 0 && running == 0 {
+        problems.push("no worker is running".to_owned());
+    }
+    if let Some(age) = oldest.filter(|a| *a > state.settings.health_max_queue_age) {
+        problems.push(format!("the oldest queued entry has waited {} s", age.as_secs()));
+    }
     let word = |ok: bool| if ok { "ok" } else { "down" };
-    let healthy = pg_ok && depth.is_some();
+    let healthy = problems.is_empty();
     let body = json!({
         "status": if healthy { "ok" } else { "degraded" },
         "postgres": word(pg_ok),
         "redis": word(depth.is_some()),
-        "queue": {"pending": depth},
-        "worker": {"processed": state.processed.load(std::sync::atomic::Ordering::Relaxed)},
+        "queue": {"pending": depth, "oldest_seconds": oldest.map(|a| a.as_secs_f64().floor() as u64)},
+        "worker": {
+            "processed": state.workers.processed.load(Ordering::Relaxed),
+            "running": running,
+            "expected": expected,
+        },
+        "problems": problems,
     });
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()

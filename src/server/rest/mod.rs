@@ -23,7 +23,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use error::ApiError;
-use http_body_util::BodyExt;
 use serde::Serialize;
 use std::future::Future;
 
@@ -63,20 +62,21 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// Reads a JSON body of at most `limit` bytes: 413 past the limit, 400 if it is not JSON.
-pub async fn read_json_body(body: Body, limit: usize) -> Result<serde_json::Value, ApiError> {
-    let bytes = http_body_util::Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                ApiError::PayloadTooLarge { limit }
-            } else {
-                ApiError::MalformedJson(format!("could not read the body: {e}"))
-            }
-        })?
-        .to_bytes();
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))
+/// Reads a JSON body of at most `limit` bytes within ingest's memory budget, parsing a large one
+/// on the bounded blocking pool.
+pub async fn read_json_body(state: &AppState, body: Body, limit: usize) -> Result<serde_json::Value, ApiError> {
+    use crate::server::ingest::budget::{BudgetError, INLINE_MAX};
+    let mut reservation = state.budget.reservation();
+    let bytes = state.budget.read(body, limit, &mut reservation).await.map_err(|e| match e {
+        BudgetError::TooLarge { limit } => ApiError::PayloadTooLarge { limit },
+        BudgetError::Exhausted => ApiError::Overloaded,
+        BudgetError::Read(e) => ApiError::MalformedJson(format!("could not read the body: {e}")),
+    })?;
+    let small = bytes.len() <= INLINE_MAX;
+    let parse = move || serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()));
+    let value = if small { parse() } else { state.budget.offload(parse).await.map_err(|_| ApiError::Overloaded)? };
+    drop(reservation);
+    value
 }
 
 /// Answers from the cache when it holds `what` for the project's current data, else computes,

@@ -1,12 +1,22 @@
 //! The background worker: Redis Stream → grouping → PostgreSQL, acknowledged after commit.
 //!
-//! Each step takes up to `batch_size` entries (first ones other consumers left pending too long,
-//! then new ones), groups them, stores the whole batch in one transaction, then invalidates the
-//! cache of the projects touched, acknowledges the entries and publishes a `LiveUpdate` per
-//! project. A crash anywhere before the acknowledgement leaves the entries pending, so they are
-//! delivered again; storing is idempotent, so a redelivered entry is stored once.
+//! Each step takes up to `batch_size` new entries, groups them, stores the whole batch in one
+//! transaction, then invalidates the cache of the projects touched, acknowledges the entries and
+//! publishes a `LiveUpdate` per project. A crash anywhere before the acknowledgement leaves the
+//! entries pending, so they are delivered again; storing is idempotent, so a redelivered entry is
+//! stored once.
+//!
+//! Failures are contained: while PostgreSQL or Redis cannot be reached the worker keeps retrying
+//! the batch in hand and takes no new entries; an entry whose normalising panics is set aside at
+//! once; entries other workers left pending are claimed by their delivery count — first-time
+//! ones together, repeated ones one at a time (so one that crashes its worker takes no other entry
+//! with it), and one delivered `MAX_DELIVERIES` times goes to the dead-letter stream instead of a
+//! fourth worker. `supervise` restarts a worker task that panics.
 
+#[cfg(test)]
+mod cost_tests;
 pub mod grouping;
+pub mod limits;
 pub mod sentry;
 
 use super::db::batch::{self, NewError, StoredBatch};
@@ -14,55 +24,194 @@ use super::error::ServerError;
 use super::queue::{Delivery, QueuedEntry, QueuedError, QueuedEvent};
 use super::state::AppState;
 use crate::model::{LiveUpdate, ProjectId};
+use futures_util::FutureExt;
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How long one read waits for new entries before the loop checks for shutdown again; below the
 /// Redis client's 500 ms response timeout.
 const BLOCK: Duration = Duration::from_millis(250);
+/// Deliveries an entry gets at most: one delivered this often without being stored (its
+/// workers crashed or failed each time) is set aside instead of delivered again.
+pub const MAX_DELIVERIES: u64 = 3;
+/// The longest pause between two tries of a batch while a service is unreachable.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A worker's name in the consumer group: unique per process and start.
 pub fn consumer_name() -> String {
     format!("worker-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// Runs until `shutdown` turns true; the batch in hand is finished first.
+/// Runs `task` until it returns; when it panics, logs the panic and runs a new one (after a
+/// pause, so a task that panics at once cannot spin).
+pub async fn supervise<F, Fut>(name: &'static str, mut task: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match tokio::spawn(task()).await {
+            Ok(()) => return,
+            Err(e) if e.is_panic() => {
+                tracing::error!(task = name, panic = %panic_text(e.into_panic().as_ref()), "task panicked; restarting it");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// The message of a panic payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// Counts this process's running worker loops (for `/health`) while alive, panics included.
+struct Running(std::sync::Arc<super::state::WorkerStats>);
+
+impl Running {
+    fn new(state: &AppState) -> Self {
+        state.workers.running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(state.workers.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Runs until `shutdown` turns true; then it finishes the batch in hand and goes on storing what
+/// is queued until the queue is empty or half of `shutdown_timeout` has passed. A batch its
+/// services cannot take is left pending for the next worker.
 pub async fn run_until_stopped(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let _running = Running::new(&state);
     let consumer = consumer_name();
     tracing::info!(consumer = %consumer, "worker started");
     let mut last_reclaim = Instant::now() - state.settings.claim_idle;
-    let mut backoff = Duration::from_millis(200);
-    while !*shutdown.borrow() {
+    let mut backoff = Duration::from_millis(100);
+    // After the stop, the worker drains what is queued for half the shutdown time at most.
+    let mut drain_until: Option<Instant> = None;
+    let mut last_batch = 0;
+    loop {
+        if *shutdown.borrow() {
+            let until = *drain_until.get_or_insert_with(|| Instant::now() + state.settings.shutdown_timeout / 2);
+            if last_batch == 0 || Instant::now() >= until {
+                break;
+            }
+        }
         let reclaim_due = last_reclaim.elapsed() >= state.settings.claim_idle / 2;
-        let result = async {
+        let step = async {
             state.queue.ensure_group().await?;
             if reclaim_due {
                 last_reclaim = Instant::now();
-                let claimed =
-                    state.queue.reclaim(&consumer, state.settings.claim_idle, state.settings.batch_size).await?;
-                if !claimed.is_empty() {
-                    tracing::warn!(entries = claimed.len(), "reclaimed entries another worker left pending");
-                    process_batch(&state, claimed).await?;
+                if !reclaim(&state, &consumer, &mut shutdown).await? {
+                    return Ok(false);
                 }
             }
-            let batch = state.queue.read(&consumer, state.settings.batch_size, BLOCK).await?;
-            process_batch(&state, batch).await
-        }
-        .await;
-        match result {
-            Ok(_) => backoff = Duration::from_millis(200),
+            let block = if *shutdown.borrow() { Duration::from_millis(1) } else { BLOCK };
+            let batch = state.queue.read(&consumer, state.settings.batch_size, block).await?;
+            last_batch = batch.len();
+            Ok::<_, ServerError>(store_until_done(&state, &batch, &mut shutdown).await)
+        };
+        match step.await {
+            Ok(true) => backoff = Duration::from_millis(100),
+            Ok(false) => break,
             Err(e) => {
+                last_batch = 0;
                 tracing::error!(error = %e, "worker step failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
     tracing::info!(consumer = %consumer, "worker stopped");
+}
+
+/// Claims what other workers left pending for `claim_idle` (see the module notes) and stores it;
+/// answers false when shutdown came first.
+async fn reclaim(state: &AppState, consumer: &str, shutdown: &mut watch::Receiver<bool>) -> Result<bool, ServerError> {
+    let idle = state.settings.claim_idle;
+    let pending = state.queue.pending_idle(idle, state.settings.batch_size).await?;
+    if pending.is_empty() {
+        return Ok(true);
+    }
+    let mut first = Vec::new();
+    let mut repeated = Vec::new();
+    let mut poison = Vec::new();
+    for (id, deliveries) in pending {
+        match deliveries {
+            0 | 1 => first.push(id),
+            n if n < MAX_DELIVERIES => repeated.push(id),
+            _ => poison.push(id),
+        }
+    }
+    tracing::warn!(
+        first = first.len(),
+        repeated = repeated.len(),
+        poison = poison.len(),
+        "claiming entries other workers left pending"
+    );
+    let reason = format!("delivered {MAX_DELIVERIES} times without being stored (its workers crashed or failed)");
+    for d in state.queue.claim(consumer, idle, &poison).await? {
+        tracing::error!(stream.id = %d.stream_id, "entry set aside after {MAX_DELIVERIES} deliveries");
+        state.queue.dead_letter(d.raw.as_deref().unwrap_or_default(), &reason).await?;
+        state.queue.ack(std::slice::from_ref(&d.stream_id)).await?;
+    }
+    let batch = state.queue.claim(consumer, idle, &first).await?;
+    if !store_until_done(state, &batch, shutdown).await {
+        return Ok(false);
+    }
+    for id in repeated {
+        let one = state.queue.claim(consumer, idle, std::slice::from_ref(&id)).await?;
+        if !store_until_done(state, &one, shutdown).await {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Stores `batch`, trying again with a growing pause while PostgreSQL or Redis cannot be reached
+/// (taking no new entries meanwhile). A batch that fails otherwise, or panics, is logged and left
+/// pending, to be claimed again (and counted) later. Answers false when shutdown came before the
+/// batch could be stored; it then stays pending.
+async fn store_until_done(state: &AppState, batch: &[Delivery], shutdown: &mut watch::Receiver<bool>) -> bool {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match AssertUnwindSafe(process_batch(state, batch)).catch_unwind().await {
+            Ok(Ok(_)) => return true,
+            Ok(Err(e)) if e.is_unavailable() => {
+                tracing::warn!(error = %e, entries = batch.len(), "cannot store the batch yet; holding it and trying again");
+                if *shutdown.borrow() {
+                    return false;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return false,
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, entries = batch.len(), "batch failed; its entries stay pending");
+                return true;
+            }
+            Err(panic) => {
+                let ids: Vec<&str> = batch.iter().map(|d| d.stream_id.as_str()).collect();
+                tracing::error!(stream.ids = ?ids, panic = %panic_text(panic.as_ref()), "worker panicked on a batch; its entries stay pending");
+                return true;
+            }
+        }
+    }
 }
 
 /// Processes everything on the queue now, then returns how many entries it handled (for tests
@@ -75,12 +224,13 @@ pub async fn process_available(state: &AppState, consumer: &str) -> Result<usize
         if batch.is_empty() {
             return Ok(total);
         }
-        total += process_batch(state, batch).await?;
+        total += process_batch(state, &batch).await?;
     }
 }
 
-/// Stores one batch and acknowledges it; answers how many entries were handled.
-pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Result<usize, ServerError> {
+/// Stores one batch and acknowledges it; answers how many entries were handled. An entry that
+/// cannot be decoded, or whose normalising panics, goes to the dead-letter stream.
+pub async fn process_batch(state: &AppState, deliveries: &[Delivery]) -> Result<usize, ServerError> {
     if deliveries.is_empty() {
         return Ok(0);
     }
@@ -88,23 +238,29 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
     let mut errors = Vec::with_capacity(deliveries.len());
     // The queue entry of each error, to set aside whole if the database refuses the error.
     let mut raws: Vec<&[u8]> = Vec::with_capacity(deliveries.len());
-    for d in &deliveries {
+    let mut set_aside: Vec<(&[u8], String)> = Vec::new();
+    for d in deliveries {
         let raw = d.raw.as_deref().unwrap_or_default();
-        match d.raw.as_deref().map(serde_json::from_slice::<QueuedEntry>) {
-            Some(Ok(entry)) => {
-                errors.push(match entry {
-                    QueuedEntry::Api(error) => to_new_error(error),
-                    QueuedEntry::Sentry(event) => sentry_to_new_error(event, raw),
-                });
+        ids.push(d.stream_id.clone());
+        if d.raw.is_none() {
+            tracing::warn!(stream.id = %d.stream_id, "queue entry without payload skipped");
+            continue;
+        }
+        match std::panic::catch_unwind(|| to_row(raw)) {
+            Ok(Ok(error)) => {
+                errors.push(error);
                 raws.push(raw);
             }
-            Some(Err(e)) => {
+            Ok(Err(e)) => {
                 tracing::error!(stream.id = %d.stream_id, error = %e, "undecodable queue entry set aside");
-                state.queue.dead_letter(raw, &e.to_string()).await?;
+                set_aside.push((raw, e.to_string()));
             }
-            None => tracing::warn!(stream.id = %d.stream_id, "queue entry without payload skipped"),
+            Err(panic) => {
+                let text = panic_text(panic.as_ref());
+                tracing::error!(stream.id = %d.stream_id, panic = %text, "normalising the entry panicked; set aside");
+                set_aside.push((raw, format!("normalising panicked: {text}")));
+            }
         }
-        ids.push(d.stream_id.clone());
     }
     let stored = match store_retrying(&state.db, &errors).await {
         Ok(stored) => stored,
@@ -121,10 +277,13 @@ pub async fn process_batch(state: &AppState, deliveries: Vec<Delivery>) -> Resul
         p.dedup();
         p
     };
+    for (raw, reason) in set_aside {
+        state.queue.dead_letter(raw, &reason).await?;
+    }
     state.cache.invalidate(&projects).await?;
     state.queue.ack(&ids).await?;
     publish(state, &stored).await;
-    state.processed.fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    state.workers.processed.fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
     tracing::debug!(entries = ids.len(), stored = stored.inserted.len(), "batch stored");
     Ok(ids.len())
 }
@@ -184,6 +343,14 @@ async fn publish(state: &AppState, stored: &StoredBatch) {
     }
 }
 
+/// Decodes one queue entry into the row to store.
+fn to_row(raw: &[u8]) -> Result<NewError, serde_json::Error> {
+    Ok(match serde_json::from_slice::<QueuedEntry>(raw)? {
+        QueuedEntry::Api(error) => to_new_error(error),
+        QueuedEntry::Sentry(event) => sentry_to_new_error(event, raw),
+    })
+}
+
 /// Normalises a queued Sentry event (`raw` is its whole queue entry) into a row to store,
 /// grouped by the §6.5 key.
 fn sentry_to_new_error(q: QueuedEvent, raw: &[u8]) -> NewError {
@@ -216,8 +383,10 @@ fn sentry_to_new_error(q: QueuedEvent, raw: &[u8]) -> NewError {
     }
 }
 
-/// Turns a queued error into a row to store, computing its grouping.
+/// Turns a queued error into a row to store, computing its grouping (on the whole text) and
+/// cutting its texts to their limits.
 fn to_new_error(q: QueuedError) -> NewError {
+    use limits::truncate_owned;
     let fingerprint =
         grouping::fingerprint(q.fingerprint.as_deref(), q.level, q.source, &q.message, q.stack_trace.as_deref());
     NewError {
@@ -229,15 +398,15 @@ fn to_new_error(q: QueuedError) -> NewError {
         timestamp: q.timestamp,
         received_at: q.received_at,
         level: q.level.as_str(),
-        message: q.message,
-        stack_trace: q.stack_trace,
+        message: truncate_owned(q.message, limits::MESSAGE),
+        stack_trace: q.stack_trace.map(|s| truncate_owned(s, limits::STACK_TRACE)),
         context: q.context,
         source: q.source.as_str(),
-        url: q.url,
+        url: q.url.map(|s| truncate_owned(s, limits::URL)),
         fingerprint,
-        environment: q.environment,
-        release: q.release,
-        platform: q.platform,
+        environment: q.environment.map(|s| truncate_owned(s, limits::SHORT)),
+        release: q.release.map(|s| truncate_owned(s, limits::SHORT)),
+        platform: q.platform.map(|s| truncate_owned(s, limits::PLATFORM)),
         detail: None,
     }
 }

@@ -1,19 +1,19 @@
 //! Sentry events → faultline errors: lenient normalisation of every shape SDKs send, the readable
 //! stack trace, the issue title and culprit, and the grouping key of the protocol notes (§6.5).
 //!
-//! Nothing here rejects an event: a field of an unexpected shape is ignored or repaired.
+//! Nothing here rejects an event: a field of an unexpected shape is ignored or repaired. Every
+//! step costs time and memory in proportion to the event's size (a test proves it for
+//! adversarial shapes): texts built from many parts stop at their limit, a thread's stack is
+//! given to at most one exception, and the default grouping key is built once.
 
 use super::grouping::normalise as normalise_numbers;
+use super::limits::{self, push_capped, truncate_owned};
 use crate::model::{Level, Source};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 
 /// Frames considered per exception for grouping: those nearest the raise.
 const GROUPING_FRAMES: usize = 15;
-/// Longest title, message template and tag value kept.
-const MAX_TITLE: usize = 255;
-const MAX_TEMPLATE: usize = 1024;
-const MAX_TAG: usize = 200;
 
 /// What the worker stores for one Sentry event.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,10 +46,13 @@ pub fn normalize_owned(event: Value, received_at: DateTime<Utc>) -> (Normalized,
     let sdk_name = ev.get("sdk").and_then(|s| s.get("name")).and_then(Value::as_str).unwrap_or("");
     let message_text = message_text(&ev);
     let last = exceptions.last();
-    let message = match last {
-        Some(e) => exception_line(e),
-        None => message_text.clone().unwrap_or_else(|| "<no message>".into()),
-    };
+    let message = truncate_owned(
+        match last {
+            Some(e) => exception_line(e),
+            None => message_text.clone().unwrap_or_else(|| "<no message>".into()),
+        },
+        limits::MESSAGE,
+    );
     let title = truncate(
         match last {
             // A synthetic exception (JavaScript's captureMessage sends one) has no meaningful
@@ -62,19 +65,23 @@ pub fn normalize_owned(event: Value, received_at: DateTime<Utc>) -> (Normalized,
             None => first_line(&message).to_owned(),
         }
         .trim(),
-        MAX_TITLE,
+        limits::TITLE,
     );
     let culprit = string(ev.get("transaction"))
-        .or_else(|| last.and_then(|e| frames_of(e).last().map(|f| frame_location(f))))
+        .or_else(|| last.and_then(|e| frames_of(e).next_back().map(frame_location)))
         .unwrap_or_default();
     let grouping_key = grouping_key(&ev, &exceptions);
-    let url = ev.get("request").filter(|r| r.is_object()).and_then(|r| string(r.get("url")));
+    let url = ev
+        .get("request")
+        .filter(|r| r.is_object())
+        .and_then(|r| string(r.get("url")))
+        .map(|u| truncate_owned(u, limits::URL));
     let source = source(&platform, sdk_name);
     let stack_trace = stack_trace(&exceptions);
     let timestamp = timestamp(ev.get("timestamp")).filter(|t| plausible(*t, received_at)).unwrap_or(received_at);
     let level = level(ev.get("level"));
-    let environment = string(ev.get("environment")).map(|s| truncate(&s, 256));
-    let release = string(ev.get("release")).map(|s| truncate(&s, 256));
+    let environment = string(ev.get("environment")).map(|s| truncate_owned(s, limits::SHORT));
+    let release = string(ev.get("release")).map(|s| truncate_owned(s, limits::SHORT));
 
     let mut context = Map::new();
     let keep = |context: &mut Map<String, Value>, key: &str, value: Option<Value>| {
@@ -84,14 +91,18 @@ pub fn normalize_owned(event: Value, received_at: DateTime<Utc>) -> (Normalized,
     };
     keep(&mut context, "tags", Some(tags(ev.get("tags"))).filter(|t| t.as_object().is_some_and(|o| !o.is_empty())));
     keep(&mut context, "user", ev.remove("user").filter(Value::is_object));
-    let breadcrumbs = values(ev.remove("breadcrumbs"));
+    let mut breadcrumbs = values(ev.remove("breadcrumbs"));
+    breadcrumbs.drain(..breadcrumbs.len().saturating_sub(limits::BREADCRUMBS));
     keep(&mut context, "breadcrumbs", Some(breadcrumbs).filter(|b| !b.is_empty()).map(Value::Array));
     keep(&mut context, "contexts", ev.remove("contexts").filter(Value::is_object));
     keep(&mut context, "request", ev.remove("request").filter(Value::is_object));
     keep(&mut context, "extra", ev.remove("extra").filter(|e| e.as_object().is_some_and(|o| !o.is_empty())));
     keep(&mut context, "sdk", ev.remove("sdk").filter(Value::is_object));
     if !exceptions.is_empty() {
-        context.insert("exception".into(), json!({ "values": exceptions }));
+        // Moved in (`json!` would copy every exception).
+        let mut values = Map::new();
+        values.insert("values".into(), Value::Array(exceptions));
+        context.insert("exception".into(), Value::Object(values));
     }
     let log = match ev.remove("logentry") {
         Some(log) => Some(log),
@@ -101,7 +112,7 @@ pub fn normalize_owned(event: Value, received_at: DateTime<Utc>) -> (Normalized,
     for key in ["transaction", "server_name", "logger", "dist", "modules"] {
         keep(&mut context, key, ev.remove(key));
     }
-    context.insert("grouping_key".into(), Value::String(grouping_key.clone()));
+    context.insert("grouping_key".into(), Value::String(truncate(&grouping_key, limits::TEMPLATE)));
 
     let normalized = Normalized {
         timestamp,
@@ -113,9 +124,9 @@ pub fn normalize_owned(event: Value, received_at: DateTime<Utc>) -> (Normalized,
         environment,
         release,
         message,
-        platform,
+        platform: truncate_owned(platform, limits::PLATFORM),
         title: if title.is_empty() { "<no message>".into() } else { title },
-        culprit: truncate(&culprit, MAX_TITLE),
+        culprit: truncate(&culprit, limits::TITLE),
         grouping_key,
     };
     (normalized, remainder(Value::Object(ev)))
@@ -180,6 +191,20 @@ fn values(v: Option<Value>) -> Vec<Value> {
     }
 }
 
+/// Like `values`, borrowing: `{"values": [...]}`, a bare list, or one bare object.
+fn values_ref(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(Value::Object(o)) => match o.get("values") {
+            Some(Value::Array(a)) => a.iter().collect(),
+            Some(_) => Vec::new(),
+            None if o.is_empty() => Vec::new(),
+            None => vec![v.unwrap_or(&Value::Null)],
+        },
+        _ => Vec::new(),
+    }
+}
+
 /// A string, or a number or boolean rendered as one; empty strings count as absent.
 fn string(v: Option<&Value>) -> Option<String> {
     match v? {
@@ -191,7 +216,7 @@ fn string(v: Option<&Value>) -> Option<String> {
 }
 
 fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
+    limits::truncate(s, max).to_owned()
 }
 
 fn first_line(s: &str) -> &str {
@@ -259,35 +284,91 @@ fn source(platform: &str, sdk_name: &str) -> Source {
 }
 
 /// The exceptions (the event's `exception`), oldest first, each with its frames list normalised
-/// to an array (falling back to the matching or crashed thread's stack trace).
+/// to an array. An exception without frames takes the stack of the thread it names; the last one
+/// (the exception raised) also of the crashed or current thread. Each thread's stack goes to at
+/// most one exception, so the result is never larger than the event.
 fn exceptions(exception: Option<Value>, ev: &Map<String, Value>) -> Vec<Value> {
     let mut exceptions: Vec<Value> = values(exception).into_iter().filter(Value::is_object).collect();
-    if exceptions.iter().all(|e| !frames_of(e).is_empty()) {
+    exceptions.drain(..exceptions.len().saturating_sub(limits::EXCEPTIONS));
+    for e in &mut exceptions {
+        if let Some(Value::Array(frames)) = e.pointer_mut("/stacktrace/frames") {
+            trim_frames(frames);
+        }
+    }
+    if exceptions.iter().all(|e| frames_of(e).next().is_some()) {
         return exceptions;
     }
-    let threads = values(ev.get("threads").cloned());
-    for e in &mut exceptions {
-        if frames_of(e).is_empty() {
-            let thread_id = e.get("thread_id").cloned();
-            let thread = threads
-                .iter()
-                .find(|t| thread_id.is_some() && t.get("id") == thread_id.as_ref())
-                .or_else(|| threads.iter().find(|t| t.get("crashed") == Some(&Value::Bool(true))))
-                .or_else(|| threads.iter().find(|t| t.get("current") == Some(&Value::Bool(true))));
-            if let (Some(st), Some(obj)) = (thread.and_then(|t| t.get("stacktrace")).cloned(), e.as_object_mut()) {
-                obj.insert("stacktrace".into(), st);
-            }
+    let threads = values_ref(ev.get("threads"));
+    let mut used = vec![false; threads.len()];
+    // Thread id → the first thread with a stack under it, so matching costs one lookup.
+    let mut by_thread_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (t, thread) in threads.iter().enumerate() {
+        if let Some(id) = thread.get("id").filter(|id| !id.is_null())
+            && thread.get("stacktrace").is_some()
+        {
+            by_thread_id.entry(id.to_string()).or_insert(t);
+        }
+    }
+    let last = exceptions.len().saturating_sub(1);
+    for (i, e) in exceptions.iter_mut().enumerate() {
+        if frames_of(e).next().is_some() {
+            continue;
+        }
+        let free = |t: usize| !used[t] && threads[t].get("stacktrace").is_some();
+        let by_id = e
+            .get("thread_id")
+            .filter(|id| !id.is_null())
+            .and_then(|id| by_thread_id.get(&id.to_string()).copied())
+            .filter(|&t| free(t));
+        let flag =
+            |name: &str| (0..threads.len()).find(|&t| free(t) && threads[t].get(name) == Some(&Value::Bool(true)));
+        let thread = by_id.or_else(|| if i == last { flag("crashed").or_else(|| flag("current")) } else { None });
+        if let (Some(t), Some(obj)) = (thread, e.as_object_mut())
+            && let Some(st) = threads[t].get("stacktrace")
+        {
+            used[t] = true;
+            obj.insert("stacktrace".into(), trimmed_copy(st));
         }
     }
     exceptions
 }
 
-fn frames_of(e: &Value) -> Vec<&Value> {
-    e.get("stacktrace")
-        .and_then(|s| s.get("frames"))
-        .and_then(Value::as_array)
-        .map(|f| f.iter().filter(|f| f.is_object()).collect())
-        .unwrap_or_default()
+/// Drops the middle of a stack trace longer than `limits::FRAMES`.
+fn trim_frames(frames: &mut Vec<Value>) {
+    if frames.len() > limits::FRAMES {
+        let tail = limits::FRAMES - limits::FRAMES_HEAD;
+        frames.drain(limits::FRAMES_HEAD..frames.len() - tail);
+    }
+}
+
+/// A copy of a thread's `stacktrace` with at most `limits::FRAMES` frames (copying only those).
+fn trimmed_copy(stacktrace: &Value) -> Value {
+    let Some(obj) = stacktrace.as_object() else {
+        return stacktrace.clone();
+    };
+    let mut out = Map::new();
+    for (k, v) in obj {
+        let copy = match (k.as_str(), v) {
+            ("frames", Value::Array(frames)) if frames.len() > limits::FRAMES => {
+                let tail = limits::FRAMES - limits::FRAMES_HEAD;
+                let kept = frames[..limits::FRAMES_HEAD].iter().chain(&frames[frames.len() - tail..]);
+                Value::Array(kept.cloned().collect())
+            }
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), copy);
+    }
+    Value::Object(out)
+}
+
+/// The frames (objects only) of an exception's stack trace, without collecting them.
+fn frames_of(e: &Value) -> impl DoubleEndedIterator<Item = &Value> + Clone {
+    e.get("stacktrace").map(frames_in).into_iter().flatten()
+}
+
+/// The frames (objects only) of a `stacktrace` value.
+fn frames_in(stacktrace: &Value) -> impl DoubleEndedIterator<Item = &Value> + Clone {
+    stacktrace.get("frames").and_then(Value::as_array).into_iter().flatten().filter(|f| f.is_object())
 }
 
 fn is_synthetic(e: &Value) -> bool {
@@ -295,7 +376,7 @@ fn is_synthetic(e: &Value) -> bool {
 }
 
 fn crashing_function(e: &Value) -> Option<String> {
-    frames_of(e).last().and_then(|f| string(f.get("function")))
+    frames_of(e).next_back().and_then(|f| string(f.get("function")))
 }
 
 /// `Type: value`, or whichever of the two exists.
@@ -325,21 +406,37 @@ fn message_text(ev: &Map<String, Value>) -> Option<String> {
     string(ev.get("message"))
 }
 
-/// Fills `%s`-style params from a list, or `{name}` params from an object.
+/// A message parameter as text: a string as it is, anything else as JSON.
+fn text(v: &Value) -> std::borrow::Cow<'_, str> {
+    match v {
+        Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+        other => std::borrow::Cow::Owned(other.to_string()),
+    }
+}
+
+/// Fills `%s`-style params from a list, or `{name}` params from an object, in one pass over the
+/// template: the text stops growing at the message limit, however often a param is used.
 fn fill_params(template: &str, params: Option<&Value>) -> String {
+    let cap = limits::MESSAGE * 4;
+    let template = limits::truncate(template, limits::MESSAGE);
+    let mut out = String::with_capacity(template.len().min(cap));
     match params {
         Some(Value::Array(list)) => {
-            let mut out = String::with_capacity(template.len());
             let mut rest = template;
             let mut args = list.iter();
             while let Some(at) = rest.find('%') {
-                out.push_str(&rest[..at]);
+                if !push_capped(&mut out, &rest[..at], cap) {
+                    return out;
+                }
                 let spec = rest[at + 1..].chars().next();
                 match spec {
                     Some('%') => out.push('%'),
                     Some(c) if c.is_ascii_alphabetic() => match args.next() {
-                        Some(Value::String(s)) => out.push_str(s),
-                        Some(v) => out.push_str(&v.to_string()),
+                        Some(v) => {
+                            if !push_capped(&mut out, &text(v), cap) {
+                                return out;
+                            }
+                        }
                         None => return template.to_owned(),
                     },
                     _ => {
@@ -350,15 +447,32 @@ fn fill_params(template: &str, params: Option<&Value>) -> String {
                 }
                 rest = &rest[at + 1 + spec.map_or(0, char::len_utf8)..];
             }
-            out.push_str(rest);
+            push_capped(&mut out, rest, cap);
             out
         }
         Some(Value::Object(map)) => {
-            let mut out = template.to_owned();
-            for (k, v) in map {
-                let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
-                out = out.replace(&format!("{{{k}}}"), &v);
+            let mut rest = template;
+            while let Some(open) = rest.find('{') {
+                if !push_capped(&mut out, &rest[..open], cap) {
+                    return out;
+                }
+                let after = &rest[open + 1..];
+                // `{name}`: the name runs to the next `}` and holds no other `{`.
+                let name = after.find(['{', '}']).filter(|&end| after.as_bytes()[end] == b'}').map(|end| &after[..end]);
+                match name.and_then(|n| map.get(n).map(|v| (n, v))) {
+                    Some((n, v)) => {
+                        if !push_capped(&mut out, &text(v), cap) {
+                            return out;
+                        }
+                        rest = &after[n.len() + 1..];
+                    }
+                    None => {
+                        out.push('{');
+                        rest = after;
+                    }
+                }
             }
+            push_capped(&mut out, rest, cap);
             out
         }
         _ => template.to_owned(),
@@ -372,17 +486,23 @@ fn tags(v: Option<&Value>) -> Value {
         let (Some(k), Some(v)) = (string(Some(k)), string(Some(v))) else {
             return;
         };
-        let k = truncate(&k.replace(' ', "-"), MAX_TAG);
-        let v = truncate(first_line(&v), MAX_TAG);
+        let k = truncate(&k, limits::TAG).replace(' ', "-");
+        let v = truncate(first_line(&v), limits::TAG);
         out.entry(k).or_insert(Value::String(v));
     };
     match v {
-        Some(Value::Object(map)) => map.iter().for_each(|(k, v)| add(&Value::String(k.clone()), v)),
-        Some(Value::Array(pairs)) => pairs.iter().for_each(|p| {
-            if let Some([k, v]) = p.as_array().map(Vec::as_slice) {
-                add(k, v);
+        Some(Value::Object(map)) => {
+            for (k, v) in map.iter().take(limits::TAGS) {
+                add(&Value::String(k.clone()), v);
             }
-        }),
+        }
+        Some(Value::Array(pairs)) => {
+            for p in pairs.iter().take(limits::TAGS) {
+                if let Some([k, v]) = p.as_array().map(Vec::as_slice) {
+                    add(k, v);
+                }
+            }
+        }
         _ => {}
     }
     Value::Object(out)
@@ -398,46 +518,62 @@ fn frame_location(f: &Value) -> String {
     }
 }
 
-/// A readable stack trace, newest call last, one block per exception (oldest first).
+/// A readable stack trace, newest call last, one block per exception (oldest first); it stops at
+/// its limit, saying so.
 fn stack_trace(exceptions: &[Value]) -> Option<String> {
+    use std::fmt::Write;
     if exceptions.is_empty() {
         return None;
     }
+    let cap = limits::STACK_TRACE;
     let mut out = String::new();
-    for (i, e) in exceptions.iter().enumerate() {
+    let mut line = String::new();
+    'all: for (i, e) in exceptions.iter().enumerate() {
         if i > 0 {
             out.push_str("\nDuring handling of the above exception, another exception occurred:\n\n");
         }
-        let frames = frames_of(e);
-        if !frames.is_empty() {
+        if frames_of(e).next().is_some() {
             out.push_str("Traceback (most recent call last):\n");
         }
-        for f in frames {
+        for f in frames_of(e) {
+            line.clear();
             let file =
                 string(f.get("filename")).or_else(|| string(f.get("abs_path"))).or_else(|| string(f.get("module")));
             let function = string(f.get("function")).unwrap_or_else(|| "?".into());
-            let mut place = file.unwrap_or_else(|| "<unknown>".into());
-            if let Some(line) = f.get("lineno").and_then(Value::as_u64) {
-                place.push_str(&format!(":{line}"));
+            let place = file.unwrap_or_else(|| "<unknown>".into());
+            let _ = write!(line, "  at {function} ({place}");
+            if let Some(lineno) = f.get("lineno").and_then(Value::as_u64) {
+                let _ = write!(line, ":{lineno}");
                 if let Some(col) = f.get("colno").and_then(Value::as_u64) {
-                    place.push_str(&format!(":{col}"));
+                    let _ = write!(line, ":{col}");
                 }
             }
-            out.push_str(&format!("  at {function} ({place})\n"));
+            line.push_str(")\n");
             if let Some(code) = string(f.get("context_line")) {
-                out.push_str(&format!("      {code}\n"));
+                let _ = writeln!(line, "      {}", limits::truncate(&code, limits::CODE_LINE));
+            }
+            if !push_capped(&mut out, &line, cap) {
+                break 'all;
             }
         }
-        out.push_str(&exception_line(e));
-        out.push('\n');
+        if !push_capped(&mut out, &exception_line(e), cap) || !push_capped(&mut out, "\n", cap) {
+            break;
+        }
     }
-    Some(out.trim_end().to_owned())
+    let end = out.trim_end().len();
+    out.truncate(end);
+    if out.len() >= cap {
+        out = truncate_owned(out, cap - 20);
+        out.push_str("\n… (trace truncated)");
+    }
+    Some(out)
 }
 
 /// The grouping key of §6.5: fingerprint, else exception types and significant frames, else the
-/// normalised message template.
+/// normalised message template. The default key is built once however often `{{ default }}`
+/// appears; the fingerprint's first parts count (see `limits`), and a long part enters the key as
+/// its SHA-256, so the key stays small whatever the event holds.
 pub fn grouping_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
-    let default = || default_key(ev, exceptions);
     let fingerprint: Vec<String> = match ev.get("fingerprint") {
         Some(Value::Array(list)) => list
             .iter()
@@ -450,15 +586,31 @@ pub fn grouping_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
                 Value::Bool(b) => Some(if *b { "True" } else { "False" }.into()),
                 _ => None,
             })
+            .take(limits::FINGERPRINT_PARTS)
             .collect(),
         _ => Vec::new(),
     };
     if fingerprint.is_empty() {
-        return default();
+        return default_key(ev, exceptions);
     }
-    let parts: Vec<String> =
-        fingerprint.iter().map(|p| if is_default_var(p) { default() } else { p.clone() }).collect();
-    format!("fp\x1f{}", parts.join("\x1f"))
+    let bounded = |part: &str| {
+        if part.len() > limits::KEY_PART {
+            format!("sha256:{}", crate::server::sha256_hex(part))
+        } else {
+            part.to_owned()
+        }
+    };
+    let mut default = None;
+    let mut key = String::from("fp");
+    for part in &fingerprint {
+        key.push('\x1f');
+        if is_default_var(part) {
+            key.push_str(default.get_or_insert_with(|| bounded(&default_key(ev, exceptions))));
+        } else {
+            key.push_str(&bounded(part));
+        }
+    }
+    key
 }
 
 fn is_default_var(s: &str) -> bool {
@@ -467,22 +619,22 @@ fn is_default_var(s: &str) -> bool {
 
 fn default_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
     if !exceptions.is_empty() {
-        let mut tokens = Vec::new();
+        let mut key = String::from("ex");
         for e in exceptions {
-            tokens.push(if is_synthetic(e) {
-                crashing_function(e).unwrap_or_else(|| "Error".into())
-            } else {
-                string(e.get("type")).unwrap_or_else(|| "Error".into())
-            });
-            let frame_tokens = significant_frame_tokens(&frames_of(e));
+            key.push('\x1f');
+            let kind = if is_synthetic(e) { crashing_function(e) } else { string(e.get("type")) };
+            key.push_str(kind.as_deref().unwrap_or("Error"));
+            let frame_tokens = significant_frame_tokens(frames_of(e));
             if frame_tokens.is_empty() {
-                let value = string(e.get("value")).unwrap_or_default();
-                tokens.push(normalise(&value));
-            } else {
-                tokens.extend(frame_tokens);
+                key.push('\x1f');
+                key.push_str(&normalise(&string(e.get("value")).unwrap_or_default()));
+            }
+            for token in frame_tokens {
+                key.push('\x1f');
+                key.push_str(&token);
             }
         }
-        return format!("ex\x1f{}", tokens.join("\x1f"));
+        return key;
     }
     let template = ev
         .get("logentry")
@@ -495,17 +647,16 @@ fn default_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
         return format!("msg\x1f{}", normalise(&t));
     }
     // No message: a top-level stack trace or the crashed/current thread.
-    let threads = values(ev.get("threads").cloned());
-    let stack = ev.get("stacktrace").cloned().or_else(|| {
+    let threads = values_ref(ev.get("threads"));
+    let stack = ev.get("stacktrace").or_else(|| {
         threads
             .iter()
             .find(|t| t.get("crashed") == Some(&Value::Bool(true)))
             .or_else(|| threads.iter().find(|t| t.get("current") == Some(&Value::Bool(true))))
-            .and_then(|t| t.get("stacktrace").cloned())
+            .and_then(|t| t.get("stacktrace"))
     });
     if let Some(st) = stack {
-        let holder = json!({ "stacktrace": st });
-        let tokens = significant_frame_tokens(&frames_of(&holder));
+        let tokens = significant_frame_tokens(frames_in(st));
         if !tokens.is_empty() {
             return format!("ex\x1f<thread>\x1f{}", tokens.join("\x1f"));
         }
@@ -513,11 +664,13 @@ fn default_key(ev: &Map<String, Value>, exceptions: &[Value]) -> String {
     "msg\x1f<no message>".into()
 }
 
-fn significant_frame_tokens(frames: &[&Value]) -> Vec<String> {
-    let in_app: Vec<&&Value> = frames.iter().filter(|f| f.get("in_app") == Some(&Value::Bool(true))).collect();
-    let chosen: Vec<&Value> = if in_app.is_empty() { frames.to_vec() } else { in_app.into_iter().copied().collect() };
-    let start = chosen.len().saturating_sub(GROUPING_FRAMES);
-    chosen[start..]
+/// The tokens of the frames nearest the raise: the in-app ones when there are any.
+fn significant_frame_tokens<'a>(frames: impl DoubleEndedIterator<Item = &'a Value> + Clone) -> Vec<String> {
+    let in_app = |f: &&Value| f.get("in_app") == Some(&Value::Bool(true));
+    let any_in_app = frames.clone().any(|f| in_app(&f));
+    let mut chosen: Vec<&Value> = frames.rev().filter(|f| !any_in_app || in_app(f)).take(GROUPING_FRAMES).collect();
+    chosen.reverse();
+    chosen
         .iter()
         .filter_map(|f| {
             let place = string(f.get("module"))
@@ -550,8 +703,10 @@ fn file_token(path: &str) -> String {
     out
 }
 
-/// §6.5 step 4: the first two non-empty lines, trimmed, with variable parts replaced.
+/// §6.5 step 4: the first two non-empty lines, trimmed, with variable parts replaced (read only
+/// as far as the template limit needs).
 pub fn normalise(s: &str) -> String {
+    let s = limits::truncate(s, limits::TEMPLATE * 4);
     let text: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).take(2).collect();
     let text = text.join("\n");
     let mut out = String::with_capacity(text.len());
@@ -559,7 +714,7 @@ pub fn normalise(s: &str) -> String {
         out.push_str(&replace_word(word));
     }
     let out = normalise_numbers(&quote_strings(&out));
-    truncate(&out, MAX_TEMPLATE)
+    truncate(&out, limits::TEMPLATE)
 }
 
 /// Splits on whitespace, keeping the whitespace as separate pieces.
