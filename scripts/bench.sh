@@ -9,7 +9,7 @@
 # FAULTLINE_BENCH_SECONDS (default 60) sets each load phase's length; FAULTLINE_BENCH_SOAK_SECONDS
 # (default 0: skipped) adds a memory soak at FAULTLINE_BENCH_SOAK_RATE events/s (default 2000);
 # FAULTLINE_BENCH_PHASES (e.g. small,reads) runs only the phases named: small, medium, latency,
-# visible, reads, ceiling.
+# visible, reads, overload, ceiling.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/isolated-server.sh

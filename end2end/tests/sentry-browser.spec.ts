@@ -58,8 +58,10 @@ test("@sentry/browser on another origin reports uncaught and captured errors", a
   browserPage.on("requestfailed", (r) => corsFailures.push(`${r.url()} ${r.failure()?.errorText}`));
   try {
     await browserPage.goto(shopOrigin);
+    // The second click waits until the first error arrived (the SDK drops an error identical to
+    // the one it is still sending).
     await browserPage.click("#explode");
-    await browserPage.waitForTimeout(300);
+    await expect.poll(async () => (await errorsMatching(request, "exploded in the browser")).length, { timeout: 15_000 }).toBe(1);
     await browserPage.click("#explode");
     await browserPage.click("#coupon");
 

@@ -11,7 +11,7 @@ test("the test triggers raise real frontend, WASM and backend errors that arrive
   await page.goto("/settings");
   await expect(page.locator("#settings")).toHaveAttribute("data-hydrated", "true");
   // The reporter is installed once the page knows its DSN.
-  await page.waitForTimeout(500);
+  await page.waitForFunction(() => (window as any).faultlineReporterReady === true);
 
   await page.getByRole("button", { name: "Trigger Backend Error" }).click();
   await expect(page.locator("#trigger-result")).toContainText("Recorded: Backend test error");

@@ -4,7 +4,7 @@
 //! the key cache already knows, so a real client behind the same address keeps working. Guessing
 //! keys costs the guesser, not PostgreSQL. Kept per process, in memory (bounded).
 
-use super::keys::Clock;
+use super::clock::Clock;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use std::collections::HashMap;

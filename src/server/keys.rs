@@ -9,11 +9,11 @@
 //! - After a failed lookup, PostgreSQL is not asked again for `RETRY_AFTER_FAILURE`; remembered
 //!   keys are answered from memory meanwhile, so an outage does not slow every request down.
 
+use super::clock::Clock;
 use super::db;
 use super::error::ServerError;
 use crate::model::ProjectId;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,21 +31,6 @@ pub struct Freshness {
     pub ttl: Duration,
     /// A known key's answer is used while PostgreSQL cannot be reached, up to this age.
     pub stale: Duration,
-}
-
-/// The cache's time: the real clock, which tests move forward instead of waiting.
-#[derive(Clone, Default)]
-pub struct Clock(Arc<AtomicU64>);
-
-impl Clock {
-    pub fn now(&self) -> Instant {
-        Instant::now() + Duration::from_millis(self.0.load(Ordering::SeqCst))
-    }
-
-    /// Moves this clock (and every cache that shares it) forward.
-    pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
-    }
 }
 
 #[derive(Default)]
@@ -186,21 +171,13 @@ impl TtlCache {
 pub struct KeyCache {
     api_keys: TtlCache,
     dsn_keys: TtlCache,
-    clock: Clock,
-}
-
-impl Default for KeyCache {
-    fn default() -> Self {
-        let clock = Clock::default();
-        let cache = || TtlCache { entries: Arc::default(), clock: clock.clone() };
-        Self { api_keys: cache(), dsn_keys: cache(), clock }
-    }
 }
 
 impl KeyCache {
-    /// The clock both caches read.
-    pub fn clock(&self) -> &Clock {
-        &self.clock
+    /// Both caches, reading `clock`.
+    pub fn new(clock: Clock) -> Self {
+        let cache = || TtlCache { entries: Arc::default(), clock: clock.clone() };
+        Self { api_keys: cache(), dsn_keys: cache() }
     }
 
     /// The project of `key`, if it is a live API key.
@@ -244,7 +221,7 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     const TTL: Duration = Duration::from_secs(10);
     const FRESHNESS: Freshness = Freshness { ttl: TTL, stale: Duration::from_secs(3600) };

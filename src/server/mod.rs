@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod auth_failures;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -116,6 +116,7 @@ pub struct Queue {
     stream: String,
     /// The last load read and when, so ingest does not ask Redis on every request.
     depth_seen: Arc<Mutex<Option<(QueueLoad, Instant)>>>,
+    clock: super::clock::Clock,
     /// One connection every ingest request appends through: concurrent appends travel together
     /// (pipelined), which costs Redis and the server far fewer system calls than one connection
     /// per request. Dropped after an error, so the next append opens a fresh one.
@@ -123,8 +124,8 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn new(pool: deadpool_redis::Pool, prefix: &str) -> Self {
-        Self { pool, stream: format!("{prefix}:events"), depth_seen: Arc::default(), appender: Arc::default() }
+    pub fn new(pool: deadpool_redis::Pool, prefix: &str, clock: super::clock::Clock) -> Self {
+        Self { pool, stream: format!("{prefix}:events"), depth_seen: Arc::default(), appender: Arc::default(), clock }
     }
 
     /// The shared appending connection, opened from the pool when there is none.
@@ -150,7 +151,7 @@ impl Queue {
     pub async fn load_cached(&self) -> Result<QueueLoad, ServerError> {
         if let Ok(seen) = self.depth_seen.lock()
             && let Some((load, at)) = *seen
-            && at.elapsed() < DEPTH_MAX_AGE
+            && self.clock.now().saturating_duration_since(at) < DEPTH_MAX_AGE
         {
             return Ok(load);
         }
@@ -166,7 +167,7 @@ impl Queue {
             .await?;
         let load = QueueLoad { depth, bytes: bytes.unwrap_or(0) };
         if let Ok(mut seen) = self.depth_seen.lock() {
-            *seen = Some((load, Instant::now()));
+            *seen = Some((load, self.clock.now()));
         }
         Ok(load)
     }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub keys: KeyCache,
     /// Ingest's memory budget and decoding pool.
     pub budget: super::ingest::budget::Budget,
+    /// The time caches and limits read (tests move it forward).
+    pub clock: super::clock::Clock,
     /// Failed authentications per client address.
     pub auth_failures: super::auth_failures::AuthFailures,
     /// Fan-out of live updates to this process's dashboards.
@@ -97,15 +99,13 @@ impl AppState {
         let redis = cfg
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
             .map_err(|e| ServerError::Other(format!("redis pool: {e}")))?;
-        let keys = KeyCache::default();
+        let clock = super::clock::Clock::default();
         Ok(Self {
             budget: super::ingest::budget::Budget::new(settings.ingest_max_bytes_in_flight, settings.ingest_cpu_tasks),
-            auth_failures: super::auth_failures::AuthFailures::new(
-                settings.auth_failures_per_minute,
-                keys.clock().clone(),
-            ),
-            keys,
-            queue: Queue::new(redis.clone(), &settings.redis_prefix),
+            auth_failures: super::auth_failures::AuthFailures::new(settings.auth_failures_per_minute, clock.clone()),
+            keys: KeyCache::new(clock.clone()),
+            queue: Queue::new(redis.clone(), &settings.redis_prefix, clock.clone()),
+            clock,
             cache: Cache::new(redis.clone(), &settings.redis_prefix, settings.cache_ttl),
             live: super::live::LiveHub::default(),
             workers: Arc::default(),

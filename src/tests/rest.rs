@@ -377,9 +377,9 @@ async fn a_revoked_key_is_refused_once_the_key_cache_expires(pool: PgPool) {
     let app = TestApp::spawn_with(pool, |s| s.key_cache_ttl = ttl).await;
     assert_eq!(app.get("/api/stats").await.status, StatusCode::OK);
     assert!(faultline::server::db::api_keys::revoke(&app.state.db, KEY).await.unwrap());
-    app.state.keys.clock().advance(ttl - std::time::Duration::from_secs(1));
+    app.state.clock.advance(ttl - std::time::Duration::from_secs(1));
     assert_eq!(app.get("/api/stats").await.status, StatusCode::OK, "still trusted within the TTL");
-    app.state.keys.clock().advance(std::time::Duration::from_secs(2));
+    app.state.clock.advance(std::time::Duration::from_secs(2));
     assert_eq!(app.get("/api/stats").await.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -387,7 +387,8 @@ async fn a_revoked_key_is_refused_once_the_key_cache_expires(pool: PgPool) {
 async fn a_full_queue_answers_429_with_retry_after(pool: PgPool) {
     let app = TestApp::spawn_with(pool, |s| s.max_queue_depth = 0).await;
     app.post_error(json!({"message": "fills the queue"})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    // Past the half second ingest trusts the depth it read.
+    app.state.clock.advance(std::time::Duration::from_secs(1));
     let a = app.post_raw(Some(KEY), json!({"message": "one too many"}).to_string()).await;
     assert_eq!((a.status, a.error_code()), (StatusCode::TOO_MANY_REQUESTS, "queue_full"));
     assert_eq!(a.header("retry-after"), Some("60"));

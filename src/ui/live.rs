@@ -37,9 +37,18 @@ pub fn arrange(previous: Option<&[IssueId]>, issues: Vec<IssueSummary>) -> Vec<(
     fresh.drain(..).map(|s| (s, true)).chain(known.into_iter().map(|s| (s, false))).collect()
 }
 
+/// A page's live connection: its state, whether the user paused it, and whether updates came in
+/// while paused.
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub state: ReadSignal<LiveState>,
+    pub paused: RwSignal<bool>,
+    pub missed: RwSignal<bool>,
+}
+
 /// Subscribes to `/live` while the calling component lives: `on_change` runs (throttled) after
 /// updates unless paused; a resume after missed updates runs it once.
-pub fn use_live(on_change: impl Fn() + Clone + Send + Sync + 'static) -> (ReadSignal<LiveState>, RwSignal<bool>) {
+pub fn use_live(on_change: impl Fn() + Clone + Send + Sync + 'static) -> Live {
     let (state, set_state) = signal(LiveState::Connecting);
     let paused = RwSignal::new(false);
     let missed = RwSignal::new(false);
@@ -81,7 +90,7 @@ pub fn use_live(on_change: impl Fn() + Clone + Send + Sync + 'static) -> (ReadSi
         }
     });
     connect(notify, set_state, paused);
-    (state, paused)
+    Live { state, paused, missed }
 }
 
 #[cfg(feature = "hydrate")]
@@ -110,13 +119,17 @@ fn connect(notify: impl Fn() + 'static, set_state: WriteSignal<LiveState>, pause
 #[cfg(not(feature = "hydrate"))]
 fn connect(_notify: impl Fn() + 'static, _set_state: WriteSignal<LiveState>, _paused: RwSignal<bool>) {}
 
-/// The live/paused indicator with its toggle.
+/// The live/paused indicator with its toggle, and a note while paused that updates are waiting.
 #[component]
-pub fn LiveIndicator(state: ReadSignal<LiveState>, paused: RwSignal<bool>) -> impl IntoView {
+pub fn LiveIndicator(live: Live) -> impl IntoView {
+    let Live { state, paused, missed } = live;
     view! {
         <span class="live-indicator">
             <span class=move || format!("live-dot live-{:?}", state.get()).to_lowercase() aria-hidden="true"></span>
             <span role="status" id="live-state">{move || state.get().label()}</span>
+            <Show when=move || paused.get() && missed.get()>
+                <span id="live-missed" class="muted">"new updates"</span>
+            </Show>
             <button type="button" class="link" on:click=move |_| paused.update(|p| *p = !*p)>
                 {move || if paused.get() { "Resume" } else { "Pause" }}
             </button>

@@ -108,6 +108,8 @@ pub fn install(project: i64, key: &str) {
             .unwrap_or_default();
         send("panic", &message, frames, "panic");
     }));
+    // Tests (and curious people) can tell that the page now reports its own errors.
+    let _ = js_sys::Reflect::set(&leptos::prelude::window(), &"faultlineReporterReady".into(), &true.into());
 }
 
 #[cfg(test)]

@@ -422,3 +422,119 @@ async fn health_processed(addrs: &[String]) -> Vec<u64> {
     }
     out
 }
+
+/// What the overload phase saw.
+#[derive(Default)]
+pub struct Overload {
+    pub accepted: u64,
+    pub throttled: u64,
+    pub overloaded: u64,
+    pub refused: u64,
+    pub errors: u64,
+    pub failed: u64,
+    pub bad_sent: u64,
+    pub peak_rss_mib: f64,
+    pub slowest_health_ms: f64,
+    pub health_unanswered: u64,
+    pub elapsed: Duration,
+}
+
+/// Overload: `connections` senders at full speed (far past what the worker stores) of medium
+/// events, one request in 50 a gzip bomb (40 KB inflating to 40 MiB) and one in 20 garbage, while
+/// the server's memory and `/health`'s answer time are sampled.
+pub async fn overload(
+    target: &Target,
+    pid: Option<u32>,
+    good: Arc<Vec<Vec<u8>>>,
+    connections: usize,
+    duration: Duration,
+) -> Overload {
+    let bomb = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let _ = e.write_all(&vec![b' '; 40 << 20]);
+        let body = e.finish().unwrap_or_default();
+        let headers = [("x-sentry-auth", target.auth.as_str()), ("content-encoding", "gzip")];
+        Arc::new(crate::http::request("POST", &target.path, &target.host, &headers, &body))
+    };
+    let garbage = Arc::new(crate::http::request(
+        "POST",
+        &target.path,
+        &target.host,
+        &[("x-sentry-auth", target.auth.as_str())],
+        b"\x00\xff{not an envelope",
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts = Arc::new(Mutex::new(Overload::default()));
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (stop, counts, next, good, bomb, garbage) =
+                (stop.clone(), counts.clone(), next.clone(), good.clone(), bomb.clone(), garbage.clone());
+            let addr = target.host.clone();
+            tokio::spawn(async move {
+                let mut conn = Conn::new(&addr);
+                let mut mine = Overload::default();
+                while !stop.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let (req, is_good) = if n % 50 == 7 {
+                        (bomb.as_slice(), false)
+                    } else if n % 20 == 3 {
+                        (garbage.as_slice(), false)
+                    } else {
+                        (good[n as usize % good.len()].as_slice(), true)
+                    };
+                    if !is_good {
+                        mine.bad_sent += 1;
+                    }
+                    match conn.send(req).await {
+                        Ok((200, _)) if is_good => mine.accepted += 1,
+                        Ok((429, _)) => mine.throttled += 1,
+                        Ok((503, _)) => mine.overloaded += 1,
+                        Ok((s, _)) if (400..500).contains(&s) => mine.refused += 1,
+                        Ok((s, _)) if s >= 500 => mine.errors += 1,
+                        Ok(_) => {}
+                        Err(_) => {
+                            mine.failed += 1;
+                            conn = Conn::new(&addr);
+                        }
+                    }
+                }
+                if let Ok(mut c) = counts.lock() {
+                    c.accepted += mine.accepted;
+                    c.throttled += mine.throttled;
+                    c.overloaded += mine.overloaded;
+                    c.refused += mine.refused;
+                    c.errors += mine.errors;
+                    c.failed += mine.failed;
+                    c.bad_sent += mine.bad_sent;
+                }
+            })
+        })
+        .collect();
+    let mut peak = 0f64;
+    let mut slowest = 0f64;
+    let mut unanswered = 0;
+    while start.elapsed() < duration {
+        if let Some(pid) = pid {
+            peak = peak.max(sys::rss_mib(pid));
+        }
+        let asked = Instant::now();
+        match tokio::time::timeout(Duration::from_secs(2), get_json(&target.host, "/health", API_KEY)).await {
+            Ok(Some(_)) => slowest = slowest.max(asked.elapsed().as_secs_f64() * 1000.0),
+            _ => unanswered += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let mut out = counts.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default();
+    out.elapsed = start.elapsed();
+    out.peak_rss_mib = peak.max(pid.map_or(0.0, sys::rss_mib));
+    out.slowest_health_ms = slowest;
+    out.health_unanswered = unanswered;
+    out
+}

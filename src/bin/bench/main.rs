@@ -2,8 +2,9 @@
 //! the Sentry envelope endpoint with realistic sentry-python-style events and prints (and writes
 //! as JSON) what it measured: accepted and processed events per second with the CPU each part
 //! used, ingest latency at a fixed rate, time until an event is visible in the REST API, list
-//! read latency over a seeded project of a million errors, server memory (optionally over a long
-//! soak), and the generator's own ceiling against a trivial local sink. Given several servers it
+//! read latency over a seeded project of a million errors, overload (twice the connections, with
+//! compression bombs and garbage: answers, memory, health, stored and lost, recovery), server
+//! memory (optionally over a long soak), and the generator's own ceiling against a trivial sink. Given several servers it
 //! instead spreads the load over them, SIGKILLs one mid-run and checks every accepted event is
 //! stored exactly once.
 //!
@@ -247,6 +248,10 @@ async fn main() {
         reads::run(&addr, db_url, &mut report).await;
     }
 
+    if args.wants("overload") {
+        overload(&args, &target, &mut report).await;
+    }
+
     if args.soak_seconds > 0
         && let Some(&pid) = args.pids.first()
     {
@@ -276,6 +281,53 @@ async fn main() {
     }
     machine_rows(&mut report, 1);
     report.finish(args.out.as_deref());
+}
+
+/// Overload: twice the closed loop's connections of medium events for half a phase, mixed with
+/// compression bombs and garbage; then how long the server takes to store the backlog.
+async fn overload(args: &Args, target: &Target, report: &mut Report) {
+    let seconds = (args.seconds / 2).max(10);
+    println!("overload: {} connections of medium events with bombs and garbage for {seconds} s…", CONNECTIONS * 2);
+    let addr = &args.urls[0];
+    let before = stored_total(addr).await;
+    let good = Arc::new(events::prepare(target, 1000, 300, MEDIUM, false));
+    let run =
+        load::overload(target, args.pids.first().copied(), good, CONNECTIONS * 2, Duration::from_secs(seconds)).await;
+    let ended = Instant::now();
+    let drained = wait_drained(&args.urls, Duration::from_secs(900)).await;
+    let stored = stored_total(addr).await - before;
+    let lost = run.accepted as i64 - stored;
+    let recovery = drained.map(|d| (d - ended).as_secs_f64());
+    report.row(
+        "overload: answers",
+        format!(
+            "200: {}, 429: {}, 503: {}, 4xx (bombs, garbage): {}, 5xx other: {}, failed: {} ({} bad requests sent)",
+            run.accepted, run.throttled, run.overloaded, run.refused, run.errors, run.failed, run.bad_sent
+        ),
+    );
+    report.row(
+        "overload: accepted/s, stored / lost",
+        format!("{:.0}, {stored} / {}", run.accepted as f64 / run.elapsed.as_secs_f64(), lost.max(0)),
+    );
+    report.row(
+        "overload: peak memory, slowest /health",
+        format!(
+            "{:.0} MiB, {:.0} ms ({} unanswered within 2 s)",
+            run.peak_rss_mib, run.slowest_health_ms, run.health_unanswered
+        ),
+    );
+    report.row(
+        "overload: backlog stored after the load",
+        recovery.map_or("not within 15 min".into(), |r| format!("{r:.1} s")),
+    );
+    report.json.insert(
+        "overload".into(),
+        json!({"seconds": run.elapsed.as_secs_f64(), "accepted": run.accepted, "status_429": run.throttled,
+               "status_503": run.overloaded, "status_4xx": run.refused, "status_5xx": run.errors, "failed": run.failed,
+               "bad_sent": run.bad_sent, "stored": stored, "lost": lost.max(0), "peak_rss_mib": run.peak_rss_mib,
+               "slowest_health_ms": run.slowest_health_ms, "health_unanswered": run.health_unanswered,
+               "recovery_seconds": recovery}),
+    );
 }
 
 /// Ingest latency at a fixed open-loop rate of 1,000 small events per second.

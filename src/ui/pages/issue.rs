@@ -19,7 +19,7 @@ pub fn IssuePage() -> impl IntoView {
     let set_status = Action::new(|(id, status): &(IssueId, IssueStatus)| set_issue_status(*id, *status));
     let delete = Action::new(|id: &IssueId| delete_issue(*id));
     let refresh = RwSignal::new(0u64);
-    let (live_state, paused) = use_live(move || refresh.update(|n| *n += 1));
+    let live = use_live(move || refresh.update(|n| *n += 1));
     let detail = Resource::new(
         move || (id.get(), event.get(), set_status.version().get(), refresh.get()),
         |(id, event, _, _)| async move {
@@ -41,7 +41,7 @@ pub fn IssuePage() -> impl IntoView {
         <section id="issue" data-hydrated=move || hydrated.get().to_string()>
             <div class="heading">
                 <A href="/">"← All issues"</A>
-                <LiveIndicator state=live_state paused=paused />
+                <LiveIndicator live=live />
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading issue…"</p> }>
                 {move || Suspend::new(async move {

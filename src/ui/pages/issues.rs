@@ -19,7 +19,7 @@ pub fn IssuesPage() -> impl IntoView {
     let refresh = RwSignal::new(0u64);
     let issues = Resource::new(move || (search.get(), refresh.get()), |(s, _)| list_issues(s));
     let stats = Resource::new(move || (search.get(), refresh.get()), |(s, _)| get_stats(s));
-    let (live_state, paused) = use_live(move || refresh.update(|n| *n += 1));
+    let live = use_live(move || refresh.update(|n| *n += 1));
     // The ids shown last and their query, so updates do not move rows under the reader.
     let shown: StoredValue<Option<(String, Vec<IssueId>)>> = StoredValue::new(None);
     let hydrated = RwSignal::new(false);
@@ -36,7 +36,7 @@ pub fn IssuesPage() -> impl IntoView {
             </Transition>
             <div class="heading">
                 <h1>"Issues"</h1>
-                <LiveIndicator state=live_state paused=paused />
+                <LiveIndicator live=live />
             </div>
             {move || view! { <Filters query=query.get() /> }}
             <Transition fallback=|| view! { <p class="loading">"Loading issues…"</p> }>
