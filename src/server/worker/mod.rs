@@ -18,6 +18,7 @@ mod cost_tests;
 pub mod grouping;
 pub mod limits;
 pub mod sentry;
+pub mod text;
 
 use super::db::batch::{self, NewError, StoredBatch};
 use super::error::ServerError;
