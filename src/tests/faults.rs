@@ -6,8 +6,6 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::Utc;
 use deadpool_redis::redis;
-use faultline::model::{ErrorId, Level, Source};
-use faultline::server::queue::QueuedError;
 use faultline::server::worker;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -15,25 +13,6 @@ use sqlx::postgres::PgPoolOptions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn queued(app: &TestApp, message: &str) -> QueuedError {
-    QueuedError {
-        id: ErrorId::generate(),
-        project_id: app.project,
-        received_at: Utc::now(),
-        timestamp: Utc::now(),
-        level: Level::Error,
-        message: message.into(),
-        stack_trace: None,
-        context: json!({}),
-        source: Source::Api,
-        url: None,
-        environment: None,
-        release: None,
-        fingerprint: None,
-        platform: None,
-    }
-}
 
 async fn stored(app: &TestApp, message: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM errors WHERE message = $1")
@@ -81,8 +60,8 @@ async fn an_entry_delivered_three_times_goes_to_the_dead_letter_stream_not_to_a_
     let app = TestApp::spawn_with(pool, |s| s.claim_idle = Duration::ZERO).await;
     let queue = &app.state.queue;
     queue.ensure_group().await.unwrap();
-    queue.push(&queued(&app, "poison").into()).await.unwrap();
-    queue.push(&queued(&app, "innocent").into()).await.unwrap();
+    queue.push(&app.queued("poison").into()).await.unwrap();
+    queue.push(&app.queued("innocent").into()).await.unwrap();
     // Three workers take the poison entry and die before acknowledging it; the innocent entry,
     // read with it by the first two, has been delivered twice.
     let read = queue.read("crashed-1", 10, Duration::from_millis(10)).await.unwrap();
@@ -143,7 +122,7 @@ async fn health_answers_503_when_the_oldest_queued_entry_has_waited_too_long(poo
         .arg(format!("{}:events", app.state.settings.redis_prefix))
         .arg(format!("{ten_minutes_ago}-0"))
         .arg("e")
-        .arg(serde_json::to_vec(&faultline::server::queue::QueuedEntry::Api(queued(&app, "old"))).unwrap())
+        .arg(serde_json::to_vec(&faultline::server::queue::QueuedEntry::Api(app.queued("old"))).unwrap())
         .query_async(&mut conn)
         .await
         .unwrap();

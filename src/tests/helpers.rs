@@ -158,6 +158,26 @@ impl TestApp {
         db::projects::find(&self.state.db, self.project).await.expect("db").expect("project").public_key
     }
 
+    /// A REST error for the default project, as ingest would queue it.
+    pub fn queued(&self, message: &str) -> faultline::server::queue::QueuedError {
+        faultline::server::queue::QueuedError {
+            id: faultline::model::ErrorId::generate(),
+            project_id: self.project,
+            received_at: chrono::Utc::now(),
+            timestamp: chrono::Utc::now(),
+            level: faultline::model::Level::Error,
+            message: message.into(),
+            stack_trace: None,
+            context: serde_json::json!({}),
+            source: faultline::model::Source::Api,
+            url: None,
+            environment: None,
+            release: None,
+            fingerprint: None,
+            platform: None,
+        }
+    }
+
     /// A second project with its own API key.
     pub async fn other_project(&self, name: &str, key: &str) -> ProjectId {
         let p = db::projects::insert(&self.state.db, name).await.expect("project");

@@ -2,32 +2,11 @@
 
 use crate::helpers::TestApp;
 use axum::http::StatusCode;
-use chrono::Utc;
-use faultline::model::{ErrorId, Level, LiveUpdate, Source};
-use faultline::server::queue::QueuedError;
+use faultline::model::LiveUpdate;
 use faultline::server::worker;
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration;
-
-fn queued(app: &TestApp, message: &str) -> QueuedError {
-    QueuedError {
-        id: ErrorId::generate(),
-        project_id: app.project,
-        received_at: Utc::now(),
-        timestamp: Utc::now(),
-        level: Level::Error,
-        message: message.into(),
-        stack_trace: None,
-        context: json!({}),
-        source: Source::Api,
-        url: None,
-        environment: None,
-        release: None,
-        fingerprint: None,
-        platform: None,
-    }
-}
 
 async fn error_count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM errors").fetch_one(&app.state.db).await.unwrap()
@@ -36,7 +15,7 @@ async fn error_count(app: &TestApp) -> i64 {
 #[sqlx::test]
 async fn a_redelivered_entry_is_stored_once(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let entry = queued(&app, "twice");
+    let entry = app.queued("twice");
     app.state.queue.push(&entry.clone().into()).await.unwrap();
     app.state.queue.push(&entry.clone().into()).await.unwrap();
     assert_eq!(app.process().await, 2);
@@ -52,7 +31,7 @@ async fn a_redelivered_entry_is_stored_once(pool: PgPool) {
 #[sqlx::test]
 async fn a_worker_killed_between_read_and_ack_loses_nothing(pool: PgPool) {
     let app = TestApp::spawn_with(pool, |s| s.claim_idle = Duration::from_millis(100)).await;
-    let entry = queued(&app, "in flight when the worker died");
+    let entry = app.queued("in flight when the worker died");
     app.state.queue.ensure_group().await.unwrap();
     app.state.queue.push(&entry.clone().into()).await.unwrap();
 
@@ -136,7 +115,7 @@ async fn an_undecodable_entry_is_set_aside_without_blocking_the_rest(pool: PgPoo
         .query_async(&mut conn)
         .await
         .unwrap();
-    let good = queued(&app, "fine");
+    let good = app.queued("fine");
     app.state.queue.push(&good.clone().into()).await.unwrap();
     assert_eq!(app.process().await, 2);
     assert_eq!(error_count(&app).await, 1);

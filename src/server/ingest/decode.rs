@@ -26,14 +26,6 @@ pub enum DecodeError {
     Overloaded,
 }
 
-/// Whether a `Content-Encoding` value means the body is compressed.
-pub fn is_compressed(encoding: Option<&str>) -> bool {
-    !matches!(
-        encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref(),
-        None | Some("" | "identity" | "utf-8" | "utf8")
-    )
-}
-
 /// Decodes `raw` according to a `Content-Encoding` value, producing at most `cap` bytes; every
 /// decompressed chunk is reserved from `reservation` first (refused when the budget is full).
 pub fn decode(
@@ -100,16 +92,19 @@ fn capped(
 ) -> Result<Bytes, DecodeError> {
     const CHUNK: usize = 64 * 1024;
     let mut out: Vec<u8> = Vec::new();
+    // The budget counts what is allocated: the buffer's capacity, reserved before it grows.
     let mut reserved = 0;
     loop {
         if out.len() > cap {
             return Err(DecodeError::TooLarge { limit: cap });
         }
-        if out.len() + CHUNK > reserved
-            && let Some(r) = reservation.as_deref_mut()
-        {
-            r.try_take(CHUNK).map_err(|_| DecodeError::Overloaded)?;
-            reserved += CHUNK;
+        if out.len() + CHUNK > out.capacity() {
+            let want = (out.capacity() * 2).max(out.len() + CHUNK).min(cap + CHUNK + 1);
+            if let Some(r) = reservation.as_deref_mut() {
+                r.try_take(want.saturating_sub(reserved)).map_err(|_| DecodeError::Overloaded)?;
+                reserved = reserved.max(want);
+            }
+            out.reserve_exact(want - out.len());
         }
         let start = out.len();
         out.resize(start + CHUNK, 0);

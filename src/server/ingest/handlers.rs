@@ -1,9 +1,9 @@
 //! The envelope and store handlers: authenticate, decode, frame, check, queue, answer the id.
 
 use super::auth::{dsn_key, request_auth};
-use super::budget::{INLINE_MAX, Reservation};
+use super::budget::Reservation;
 use super::check::EventHead;
-use super::decode::{MAX_DECODED, MAX_RAW, decode, decode_prefix, is_compressed};
+use super::decode::{DecodeError, MAX_DECODED, MAX_RAW, decode, decode_prefix};
 use super::envelope::{self, EnvelopeError};
 use super::error::IngestError;
 use crate::model::{ErrorId, ProjectId, ProjectKey};
@@ -73,9 +73,10 @@ struct Prepared {
 fn prepare_envelope(
     encoding: Option<&str>,
     raw: Bytes,
+    cap: usize,
     reservation: &mut Reservation,
 ) -> Result<Prepared, IngestError> {
-    let body = decode(encoding, raw, MAX_DECODED, reservation)?;
+    let body = decode(encoding, raw, cap, reservation)?;
     let env = envelope::parse(&body)?;
     let dsn_key = env.header.get("dsn").and_then(Value::as_str).and_then(dsn_key);
     let header_id = match env.header.get("event_id") {
@@ -104,19 +105,35 @@ fn checked(payload: &[u8]) -> Result<EventHead, IngestError> {
     super::check::check(payload).map_err(|e| IngestError::BadEvent(e.to_string()))
 }
 
-/// Runs `work` on the request's thread when the body is small and not compressed, else on the
-/// bounded blocking pool.
-async fn cpu<T: Send + 'static>(
+/// Bodies that decode to at most this much are decoded and checked on the request's own thread
+/// (a bounded cost, well under a millisecond); one that decodes to more is decoded again, whole,
+/// on the bounded blocking pool.
+const INLINE_DECODED: usize = 256 * 1024;
+
+/// Runs `work(cap)`: first inline with `INLINE_DECODED` as the decoding cap when the raw body is
+/// no larger, then — if that is too small — on the blocking pool with `full_cap`.
+async fn decode_and_check<T: Send + 'static>(
     state: &AppState,
-    encoding: Option<&str>,
     raw_len: usize,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, IngestError> {
-    if !is_compressed(encoding) && raw_len <= INLINE_MAX {
-        Ok(work())
-    } else {
-        state.budget.offload(work).await.map_err(IngestError::from)
+    full_cap: usize,
+    work: impl Fn(usize, &mut Reservation) -> Result<T, IngestError> + Send + 'static,
+) -> Result<(T, Reservation), IngestError> {
+    if raw_len <= INLINE_DECODED {
+        let mut trial = state.budget.reservation();
+        match work(INLINE_DECODED.min(full_cap), &mut trial) {
+            Err(IngestError::Decode(DecodeError::TooLarge { .. })) if full_cap > INLINE_DECODED => {}
+            done => return done.map(|t| (t, trial)),
+        }
     }
+    let mut reservation = state.budget.reservation();
+    let (result, reservation) = state
+        .budget
+        .offload(move || {
+            let result = work(full_cap, &mut reservation);
+            (result, reservation)
+        })
+        .await?;
+    result.map(|t| (t, reservation))
 }
 
 /// The envelope header's DSN key, read from at most `HEADER_CAP` decoded bytes: lets a request
@@ -154,16 +171,15 @@ pub async fn envelope(
     let mut reservation = state.budget.reservation();
     let raw = state.budget.read(body, MAX_RAW, &mut reservation).await?;
     if auth.key.is_none() {
-        let enc = encoding.clone();
-        let (key, raw_back) =
-            cpu(&state, encoding.as_deref(), raw.len(), move || (envelope_key(enc.as_deref(), &raw), raw)).await?;
-        match key? {
+        // Bounded work (the header line at most), so done here.
+        match envelope_key(encoding.as_deref(), &raw)? {
             Some(k) => check_key(&state, client, project, &k).await?,
             None => return Err(IngestError::MissingKey),
         }
-        return finish_envelope(&state, project, None, encoding, raw_back, reservation).await;
     }
-    finish_envelope(&state, project, auth.key, encoding, raw, reservation).await
+    let answer = finish_envelope(&state, project, auth.key, encoding, raw).await;
+    drop(reservation);
+    answer
 }
 
 /// The rest of an envelope once its key is known good: decode, frame, check, queue, answer.
@@ -173,15 +189,12 @@ async fn finish_envelope(
     request_key: Option<String>,
     encoding: Option<String>,
     raw: Bytes,
-    mut reservation: Reservation,
 ) -> Result<Json<Value>, IngestError> {
     let raw_len = raw.len();
-    let enc = encoding.clone();
-    let (prepared, reservation) = cpu(state, encoding.as_deref(), raw_len, move || {
-        (prepare_envelope(enc.as_deref(), raw, &mut reservation), reservation)
+    let (prepared, reservation) = decode_and_check(state, raw_len, MAX_DECODED, move |cap, reservation| {
+        prepare_envelope(encoding.as_deref(), raw.clone(), cap, reservation)
     })
     .await?;
-    let prepared = prepared?;
     if let (Some(a), Some(k)) = (&request_key, &prepared.dsn_key)
         && a != k
     {
@@ -218,22 +231,17 @@ pub async fn store(
     let encoding = content_encoding(&headers).map(str::to_owned);
     let mut reservation = state.budget.reservation();
     let raw = state.budget.read(body, MAX_RAW, &mut reservation).await?;
-    let enc = encoding.clone();
-    let (checked_event, reservation) = cpu(&state, encoding.as_deref(), raw.len(), move || {
-        let event =
-            decode(enc.as_deref(), raw, MAX_EVENT, &mut reservation).map_err(IngestError::from).and_then(|body| {
-                if body.is_empty() {
-                    return Err(IngestError::BadEvent("the body is empty".into()));
-                }
-                let head = checked(&body)?;
-                Ok((body, head))
-            });
-        (event, reservation)
+    let ((body, head), decoded) = decode_and_check(&state, raw.len(), MAX_EVENT, move |cap, reservation| {
+        let body = decode(encoding.as_deref(), raw.clone(), cap, reservation)?;
+        if body.is_empty() {
+            return Err(IngestError::BadEvent("the body is empty".into()));
+        }
+        let head = checked(&body)?;
+        Ok((body, head))
     })
     .await?;
-    let (body, head) = checked_event?;
     let id = accept_event(&state, project, None, &body, &head).await?;
-    drop(reservation);
+    drop((reservation, decoded));
     Ok(Json(json!({ "id": id.simple().to_string() })))
 }
 
