@@ -345,6 +345,21 @@ impl Queue {
         Ok(())
     }
 
+    /// Whether Redis keeps its data on disk (AOF, or RDB save points); `None` when it will not
+    /// say (`CONFIG` disabled, as on some managed services).
+    pub async fn persistent(&self) -> Result<Option<bool>, ServerError> {
+        let mut conn = self.conn().await?;
+        let config = |name: &'static str| redis::cmd("CONFIG").arg("GET").arg(name).clone();
+        let aof: redis::RedisResult<Vec<String>> = config("appendonly").query_async(&mut conn).await;
+        let save: redis::RedisResult<Vec<String>> = config("save").query_async(&mut conn).await;
+        Ok(match (aof, save) {
+            (Ok(aof), Ok(save)) => {
+                Some(aof.get(1).is_some_and(|v| v == "yes") || save.get(1).is_some_and(|v| !v.trim().is_empty()))
+            }
+            _ => None,
+        })
+    }
+
     /// Entries on the stream not yet stored (waiting or being processed).
     pub async fn depth(&self) -> Result<u64, ServerError> {
         let mut conn = self.conn().await?;

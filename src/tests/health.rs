@@ -37,6 +37,16 @@ async fn health_is_ok_with_both_services_and_counts_the_queue_and_the_work_done(
     );
     assert!(body["queue"]["oldest_seconds"].is_u64(), "{body}");
     assert_eq!((&body["worker"]["expected"], &body["problems"]), (&json!(0), &json!([])), "no worker is expected here");
+    // The warning about a Redis without persistence follows what this Redis says of itself.
+    let mut conn = app.state.redis.get().await.unwrap();
+    let aof: Vec<String> =
+        deadpool_redis::redis::cmd("CONFIG").arg("GET").arg("appendonly").query_async(&mut conn).await.unwrap();
+    let save: Vec<String> =
+        deadpool_redis::redis::cmd("CONFIG").arg("GET").arg("save").query_async(&mut conn).await.unwrap();
+    let keeps_nothing = aof[1] != "yes" && save[1].trim().is_empty();
+    let warned =
+        body["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("keeps nothing on disk"));
+    assert_eq!(warned, keeps_nothing, "{body}");
     app.process().await;
     let (_, body) = health(&app).await;
     assert_eq!((&body["queue"]["pending"], &body["worker"]["processed"]), (&json!(0), &json!(1)));

@@ -3,6 +3,7 @@
 //!
 //! Answers 503 when a service is down, when a process meant to run workers has none running, or
 //! when the oldest entry not yet stored has waited longer than `FAULTLINE_HEALTH_MAX_QUEUE_AGE_SECS`.
+//! Warns (without a 503) when Redis keeps nothing on disk, so a Redis restart would lose the queue.
 
 use crate::server::db;
 use crate::server::state::AppState;
@@ -18,10 +19,11 @@ use std::time::Duration;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn get(State(state): State<AppState>) -> Response {
-    let (pg, depth, oldest) = tokio::join!(
+    let (pg, depth, oldest, persistent) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, db::ping(&state.db)),
         tokio::time::timeout(CHECK_TIMEOUT, state.queue.depth()),
         tokio::time::timeout(CHECK_TIMEOUT, state.queue.oldest_age()),
+        tokio::time::timeout(CHECK_TIMEOUT, state.queue.persistent()),
     );
     let pg_ok = matches!(pg, Ok(Ok(())));
     let depth = match depth {
@@ -47,6 +49,11 @@ pub async fn get(State(state): State<AppState>) -> Response {
     if let Some(age) = oldest.filter(|a| *a > state.settings.health_max_queue_age) {
         problems.push(format!("the oldest queued entry has waited {} s", age.as_secs()));
     }
+    let mut warnings = Vec::new();
+    if matches!(persistent, Ok(Ok(Some(false)))) {
+        warnings
+            .push("redis keeps nothing on disk (appendonly no, no save points): a Redis restart loses what is queued");
+    }
     let word = |ok: bool| if ok { "ok" } else { "down" };
     let healthy = problems.is_empty();
     let body = json!({
@@ -60,6 +67,7 @@ pub async fn get(State(state): State<AppState>) -> Response {
             "expected": expected,
         },
         "problems": problems,
+        "warnings": warnings,
     });
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
