@@ -296,6 +296,25 @@ impl Queue {
         Ok(parse_entries(reply))
     }
 
+    /// Resets the idle time of entries `consumer` holds, without counting a delivery (XCLAIM
+    /// JUSTID), so other workers leave them alone while it is still working on them.
+    pub async fn touch(&self, consumer: &str, ids: &[String]) -> Result<(), ServerError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        let _: Value = redis::cmd("XCLAIM")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(0)
+            .arg(ids)
+            .arg("JUSTID")
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     /// How long the oldest entry not yet stored (waiting or pending) has been on the stream, by
     /// the time in its id; `None` when the stream is empty.
     pub async fn oldest_age(&self) -> Result<Option<Duration>, ServerError> {

@@ -254,3 +254,51 @@ async fn an_address_guessing_keys_is_slowed_down_and_real_keys_keep_working(pool
         StatusCode::FORBIDDEN
     );
 }
+
+#[sqlx::test]
+async fn a_batch_held_through_an_outage_is_not_taken_over_by_other_workers(pool: PgPool) {
+    let options = pool.connect_options().as_ref().clone();
+    let proxy = ChaosProxy::start(&format!("{}:{}", options.get_host(), options.get_port())).await;
+    let proxied = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_lazy_with(options.port(proxy.port));
+    let app = TestApp::spawn_with(proxied, |s| s.claim_idle = Duration::from_millis(300)).await;
+    let queue = &app.state.queue;
+    queue.ensure_group().await.unwrap();
+    proxy.cut();
+    queue.push(&app.queued("held through the outage").into()).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> =
+        (0..2).map(|_| tokio::spawn(worker::run_until_stopped(app.state.clone(), stopped.clone()))).collect();
+    // One worker takes the entry and holds it; the other keeps looking for idle entries to claim.
+    assert!(eventually(Duration::from_secs(5), || async { queue.depth().await.unwrap() == 1 }).await);
+    let mut counts = Vec::new();
+    let watching = Instant::now();
+    while watching.elapsed() < Duration::from_secs(3) {
+        let pending: (u64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
+            .arg(format!("{}:events", app.state.settings.redis_prefix))
+            .arg("workers")
+            .query_async(&mut app.state.redis.get().await.unwrap())
+            .await
+            .unwrap();
+        if pending.0 == 1 {
+            counts.push(queue.pending_idle(Duration::ZERO, 10).await.unwrap()[0].1);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    proxy.restore();
+    let stored = eventually(Duration::from_secs(10), || async { queue.depth().await.unwrap() == 0 }).await;
+    stop.send(true).unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert!(!counts.is_empty(), "the entry was never seen pending");
+    assert!(counts.iter().all(|&n| n == 1), "the held entry was taken over: deliveries {counts:?}");
+    assert!(stored, "stored once the database was back");
+    assert_eq!(stored_count(&app).await, 1);
+}
+
+async fn stored_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM errors").fetch_one(&app.state.db).await.unwrap()
+}

@@ -120,7 +120,7 @@ pub async fn run_until_stopped(state: AppState, mut shutdown: watch::Receiver<bo
             let block = if *shutdown.borrow() { Duration::from_millis(1) } else { BLOCK };
             let batch = state.queue.read(&consumer, state.settings.batch_size, block).await?;
             last_batch = batch.len();
-            Ok::<_, ServerError>(store_until_done(&state, &batch, &mut shutdown).await)
+            Ok::<_, ServerError>(store_until_done(&state, &consumer, &batch, &mut shutdown).await)
         };
         match step.await {
             Ok(true) => backoff = Duration::from_millis(100),
@@ -170,12 +170,12 @@ async fn reclaim(state: &AppState, consumer: &str, shutdown: &mut watch::Receive
         state.queue.ack(std::slice::from_ref(&d.stream_id)).await?;
     }
     let batch = state.queue.claim(consumer, idle, &first).await?;
-    if !store_until_done(state, &batch, shutdown).await {
+    if !store_until_done(state, consumer, &batch, shutdown).await {
         return Ok(false);
     }
     for id in repeated {
         let one = state.queue.claim(consumer, idle, std::slice::from_ref(&id)).await?;
-        if !store_until_done(state, &one, shutdown).await {
+        if !store_until_done(state, consumer, &one, shutdown).await {
             return Ok(false);
         }
     }
@@ -186,19 +186,50 @@ async fn reclaim(state: &AppState, consumer: &str, shutdown: &mut watch::Receive
 /// (taking no new entries meanwhile). A batch that fails otherwise, or panics, is logged and left
 /// pending, to be claimed again (and counted) later. Answers false when shutdown came before the
 /// batch could be stored; it then stays pending.
-async fn store_until_done(state: &AppState, batch: &[Delivery], shutdown: &mut watch::Receiver<bool>) -> bool {
+///
+/// While it holds a batch this way, the worker keeps its claim on the entries fresh, so other
+/// workers do not take them over (and count a delivery) during a long outage.
+async fn store_until_done(
+    state: &AppState,
+    consumer: &str,
+    batch: &[Delivery],
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
     let mut backoff = Duration::from_millis(50);
+    // Refreshes the claim on the batch while it takes long (an attempt waiting for the database,
+    // or the pauses between attempts).
+    let period = (state.settings.claim_idle / 3).max(Duration::from_millis(10));
+    let mut refresh = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let touch = async || {
+        let ids: Vec<String> = batch.iter().map(|d| d.stream_id.clone()).collect();
+        if let Err(e) = state.queue.touch(consumer, &ids).await {
+            tracing::debug!(error = %e, "could not refresh the claim on a held batch");
+        }
+    };
     loop {
-        match AssertUnwindSafe(process_batch(state, batch)).catch_unwind().await {
+        let attempt = AssertUnwindSafe(process_batch(state, batch)).catch_unwind();
+        tokio::pin!(attempt);
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut attempt => break outcome,
+                _ = refresh.tick() => touch().await,
+            }
+        };
+        match outcome {
             Ok(Ok(_)) => return true,
             Ok(Err(e)) if e.is_unavailable() => {
                 tracing::warn!(error = %e, entries = batch.len(), "cannot store the batch yet; holding it and trying again");
                 if *shutdown.borrow() {
                     return false;
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => return false,
+                let pause = tokio::time::sleep(backoff);
+                tokio::pin!(pause);
+                loop {
+                    tokio::select! {
+                        _ = &mut pause => break,
+                        _ = refresh.tick() => touch().await,
+                        _ = shutdown.changed() => return false,
+                    }
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
