@@ -43,7 +43,10 @@ pub fn decode(
             }
             Ok(raw)
         }
-        other => decoder(other, &raw).and_then(|(name, reader)| capped(name, reader, cap, Some(reservation))),
+        other => {
+            let hint = if matches!(other, "gzip" | "x-gzip") { gzip_length(&raw) } else { None };
+            decoder(other, &raw).and_then(|(name, reader)| capped(name, reader, cap, hint, Some(reservation)))
+        }
     }
 }
 
@@ -83,31 +86,44 @@ fn decoder<'a>(encoding: &str, raw: &'a [u8]) -> Result<(&'static str, Box<dyn R
     })
 }
 
-/// Reads the decoder out in chunks, stopping past `cap` and reserving each chunk first.
+/// Reads the decoder out in chunks, stopping past `cap` and reserving what the buffer allocates
+/// first. `size_hint` (gzip's length trailer, which the sender chooses) sizes the buffer once
+/// when it is within the cap, so an honest body is decoded without the buffer doubling; a wrong
+/// hint only costs the doubling it would have had anyway.
 fn capped(
     encoding: &'static str,
     mut reader: impl Read,
     cap: usize,
+    size_hint: Option<usize>,
     mut reservation: Option<&mut Reservation>,
 ) -> Result<Bytes, DecodeError> {
     const CHUNK: usize = 64 * 1024;
     let mut out: Vec<u8> = Vec::new();
     // The budget counts what is allocated: the buffer's capacity, reserved before it grows.
     let mut reserved = 0;
+    let mut grow_to = |out: &mut Vec<u8>, want: usize| -> Result<(), DecodeError> {
+        if let Some(r) = reservation.as_deref_mut() {
+            r.try_take(want.saturating_sub(reserved)).map_err(|_| DecodeError::Overloaded)?;
+            reserved = reserved.max(want);
+        }
+        out.reserve_exact(want.saturating_sub(out.len()));
+        Ok(())
+    };
+    if let Some(hint) = size_hint.filter(|&h| h <= cap) {
+        // One byte more, so the read that finds the end needs no growth.
+        grow_to(&mut out, hint + 1)?;
+    }
     loop {
         if out.len() > cap {
             return Err(DecodeError::TooLarge { limit: cap });
         }
-        if out.len() + CHUNK > out.capacity() {
+        if out.len() == out.capacity() {
             let want = (out.capacity() * 2).max(out.len() + CHUNK).min(cap + CHUNK + 1);
-            if let Some(r) = reservation.as_deref_mut() {
-                r.try_take(want.saturating_sub(reserved)).map_err(|_| DecodeError::Overloaded)?;
-                reserved = reserved.max(want);
-            }
-            out.reserve_exact(want - out.len());
+            grow_to(&mut out, want)?;
         }
         let start = out.len();
-        out.resize(start + CHUNK, 0);
+        let spare = (out.capacity() - start).min(CHUNK);
+        out.resize(start + spare, 0);
         let n = loop {
             match reader.read(&mut out[start..]) {
                 Ok(n) => break n,
@@ -120,6 +136,12 @@ fn capped(
             return Ok(out.into());
         }
     }
+}
+
+/// The uncompressed length a gzip body's trailer claims (modulo 2³², of its last member).
+fn gzip_length(raw: &[u8]) -> Option<usize> {
+    let tail: [u8; 4] = raw.len().checked_sub(4).and_then(|at| raw.get(at..))?.try_into().ok()?;
+    (raw.len() >= 18).then(|| u32::from_le_bytes(tail) as usize)
 }
 
 #[cfg(test)]
@@ -168,6 +190,23 @@ mod tests {
         let got = super::decode(Some("gzip"), bomb.into(), 8 * 1024 * 1024, &mut budget.reservation());
         assert!(matches!(got, Err(DecodeError::Overloaded)), "{got:?}");
         assert_eq!(budget.available(), 1024 * 1024, "the reservation was given back");
+    }
+
+    #[test]
+    fn an_honest_gzip_length_sizes_the_buffer_once_and_a_false_one_still_decodes() {
+        let data = vec![b'z'; 3 * 1024 * 1024 + 5];
+        let budget = super::super::budget::Budget::new(64 << 20, 1);
+        let mut r = budget.reservation();
+        let out = super::decode(Some("gzip"), gzip(&data).into(), 8 << 20, &mut r).unwrap();
+        assert_eq!(out, data);
+        assert_eq!((64 << 20) - budget.available(), (data.len() + 1).div_ceil(1024) * 1024, "reserved once, exactly");
+        drop(r);
+        // Two members: the trailer names only the last one's length.
+        let mut two = gzip(&data);
+        two.extend(gzip(b"tail"));
+        let mut whole = data.clone();
+        whole.extend_from_slice(b"tail");
+        assert_eq!(decode(Some("gzip"), two.into(), 8 << 20).unwrap(), whole);
     }
 
     #[test]

@@ -106,6 +106,10 @@ impl IntoResponse for IngestError {
         if matches!(self, Self::Overloaded | Self::Decode(DecodeError::Overloaded)) {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
         }
+        // A service that cannot be reached: SDKs wait a little before they send again.
+        if matches!(self, Self::Unavailable(_)) {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(5));
+        }
         if let Self::RateLimited { retry_after } | Self::QueueFull { retry_after } = self {
             let h = res.headers_mut();
             h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

@@ -96,8 +96,14 @@ impl IntoResponse for ApiError {
         }
         let body = serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
         let mut res = (status, Json(body)).into_response();
-        if let Self::Overloaded = self {
-            res.headers_mut().insert(axum::http::header::RETRY_AFTER, 1.into());
+        match self {
+            Self::Overloaded => {
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, 1.into());
+            }
+            Self::Unavailable(_) => {
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, 5.into());
+            }
+            _ => {}
         }
         if let Self::QueueFull { retry_after } | Self::TooManyFailures { retry_after } = self {
             res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.into());

@@ -37,6 +37,10 @@ const BLOCK: Duration = Duration::from_millis(250);
 /// Deliveries an entry gets at most: one delivered this often without being stored (its
 /// workers crashed or failed each time) is set aside instead of delivered again.
 pub const MAX_DELIVERIES: u64 = 3;
+/// About how many bytes of queued entries a worker takes at once: past `FAULTLINE_BATCH_SIZE`
+/// entries or this, whichever comes first (judged by the recent mean entry size), so a run of
+/// large events does not multiply the worker's memory by the batch size.
+const BATCH_BYTES: usize = 8 << 20;
 /// The longest pause between two tries of a batch while a service is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -101,6 +105,8 @@ pub async fn run_until_stopped(state: AppState, mut shutdown: watch::Receiver<bo
     // After the stop, the worker drains what is queued for half the shutdown time at most.
     let mut drain_until: Option<Instant> = None;
     let mut last_batch = 0;
+    // The recent mean size of an entry, so a batch of large events takes fewer of them.
+    let mut entry_size = 4096;
     loop {
         if *shutdown.borrow() {
             let until = *drain_until.get_or_insert_with(|| Instant::now() + state.settings.shutdown_timeout / 2);
@@ -118,8 +124,13 @@ pub async fn run_until_stopped(state: AppState, mut shutdown: watch::Receiver<bo
                 }
             }
             let block = if *shutdown.borrow() { Duration::from_millis(1) } else { BLOCK };
-            let batch = state.queue.read(&consumer, state.settings.batch_size, block).await?;
+            let count = (BATCH_BYTES / entry_size.max(1)).clamp(1, state.settings.batch_size);
+            let batch = state.queue.read(&consumer, count, block).await?;
             last_batch = batch.len();
+            if !batch.is_empty() {
+                let mean = batch.iter().map(|d| d.raw.as_ref().map_or(0, Vec::len)).sum::<usize>() / batch.len();
+                entry_size = (entry_size + mean) / 2;
+            }
             Ok::<_, ServerError>(store_until_done(&state, &consumer, &batch, &mut shutdown).await)
         };
         match step.await {
