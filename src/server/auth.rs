@@ -22,9 +22,7 @@ impl FromRequestParts<AppState> for ApiProject {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or(ApiError::Unauthorized("missing X-API-Key header"))?;
-        let client = super::auth_failures::ClientAddr(
-            parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()),
-        );
+        let client = super::auth_failures::ClientAddr::of(parts);
         let freshness = state.settings.key_freshness();
         if let Some(retry_after) = state.auth_failures.blocked(client) {
             return match state.keys.known_api_key(key, freshness) {

@@ -142,9 +142,11 @@ impl Queue {
         Ok(conn)
     }
 
-    /// The depth, read from Redis at most every 500 ms.
-    pub async fn depth_cached(&self) -> Result<u64, ServerError> {
-        Ok(self.load_cached().await?.depth)
+    /// Whether the queue holds more than `max_depth` entries or `max_bytes` of memory (read from
+    /// Redis at most every 500 ms): then ingest refuses what it cannot queue.
+    pub async fn is_full(&self, max_depth: u64, max_bytes: u64) -> Result<bool, ServerError> {
+        let load = self.load_cached().await?;
+        Ok(load.depth > max_depth || load.bytes > max_bytes)
     }
 
     /// The depth and size, read from Redis at most every 500 ms.
@@ -402,16 +404,21 @@ fn parse_entries(v: Value) -> Vec<Delivery> {
     items
         .into_iter()
         .filter_map(|item| {
-            let Value::Array(parts) = item else {
+            let Value::Array(mut parts) = item else {
                 return None;
             };
             let stream_id = String::from_utf8(bytes(parts.first()?)?.to_vec()).ok()?;
-            let raw = match parts.get(1) {
-                Some(Value::Array(fields)) => fields
-                    .chunks(2)
-                    .find(|kv| kv.first().and_then(bytes) == Some(FIELD.as_bytes()))
-                    .and_then(|kv| kv.get(1).and_then(bytes))
-                    .map(<[u8]>::to_vec),
+            // The entry's JSON is moved out of the reply, not copied: a batch of large events
+            // would otherwise be held twice.
+            let raw = match parts.get_mut(1) {
+                Some(Value::Array(fields)) => fields.chunks_mut(2).find_map(|kv| match kv {
+                    [k, v] if bytes(k) == Some(FIELD.as_bytes()) => match std::mem::replace(v, Value::Nil) {
+                        Value::BulkString(b) => Some(b),
+                        Value::SimpleString(s) => Some(s.into_bytes()),
+                        _ => None,
+                    },
+                    _ => None,
+                }),
                 _ => None,
             };
             Some(Delivery { stream_id, raw })

@@ -4,9 +4,10 @@
 //! Every byte of a request body ingest holds (as received, then decompressed) is reserved from
 //! one budget (`FAULTLINE_INGEST_MAX_BYTES_IN_FLIGHT`) while the request runs; a request that
 //! cannot get its bytes within `WAIT` is answered `503` with `Retry-After`, so overload is shed
-//! instead of being absorbed into memory. Decompressing and checking large or compressed bodies
-//! runs on Tokio's blocking threads, at most `FAULTLINE_INGEST_CPU_TASKS` at a time, so it never
-//! stalls the threads that answer health checks and other requests.
+//! instead of being absorbed into memory. Work too large to do on a request's own thread (bodies
+//! that decode to more than a few hundred KiB, see `handlers`; large REST bodies) runs on Tokio's
+//! blocking threads through `offload`, at most `FAULTLINE_INGEST_CPU_TASKS` at a time, so it
+//! never stalls the threads that answer health checks and other requests.
 
 use axum::body::{Body, Bytes};
 use http_body_util::BodyExt;
@@ -18,8 +19,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 const UNIT: usize = 1024;
 /// How long a request may wait for room in the budget before it is refused.
 const WAIT: Duration = Duration::from_secs(2);
-/// Bodies up to this size (not compressed) are checked on the request's own thread: moving them
-/// would cost more than the work.
+/// REST JSON bodies up to this size are parsed on the request's own thread: moving them would
+/// cost more than the work.
 pub const INLINE_MAX: usize = 64 * 1024;
 
 /// The budget ran out, or a body is over its limit.
@@ -64,7 +65,7 @@ impl Budget {
         Reservation { budget: self.bytes.clone(), permit: None }
     }
 
-    /// Bytes of the budget free now (for tests and `/health`).
+    /// Bytes of the budget free now.
     pub fn available(&self) -> usize {
         self.bytes.available_permits() * UNIT
     }

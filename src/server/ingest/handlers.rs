@@ -268,8 +268,7 @@ async fn accept_event(
         return Ok(event_id);
     }
     check_rate_limit(state, project).await?;
-    let load = state.queue.load_cached().await?;
-    if load.depth > state.settings.max_queue_depth || load.bytes > state.settings.max_queue_bytes {
+    if state.queue.is_full(state.settings.max_queue_depth, state.settings.max_queue_bytes).await? {
         return Err(IngestError::QueueFull { retry_after: 60 });
     }
     let meta = EventMeta { id: ErrorId::generate(), project_id: project, received_at: Utc::now(), event_id };

@@ -28,8 +28,7 @@ pub async fn create(
     ApiProject(project): ApiProject,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let load = state.queue.load_cached().await?;
-    if load.depth > state.settings.max_queue_depth || load.bytes > state.settings.max_queue_bytes {
+    if state.queue.is_full(state.settings.max_queue_depth, state.settings.max_queue_bytes).await? {
         return Err(ApiError::QueueFull { retry_after: 60 });
     }
     let value = read_json_body(&state, body, MAX_BODY).await?;

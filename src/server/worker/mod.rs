@@ -40,7 +40,7 @@ pub const MAX_DELIVERIES: u64 = 3;
 /// About how many bytes of queued entries a worker takes at once: past `FAULTLINE_BATCH_SIZE`
 /// entries or this, whichever comes first (judged by the recent mean entry size), so a run of
 /// large events does not multiply the worker's memory by the batch size.
-const BATCH_BYTES: usize = 8 << 20;
+const BATCH_BYTES: usize = 4 << 20;
 /// The longest pause between two tries of a batch while a service is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -105,8 +105,9 @@ pub async fn run_until_stopped(state: AppState, mut shutdown: watch::Receiver<bo
     // After the stop, the worker drains what is queued for half the shutdown time at most.
     let mut drain_until: Option<Instant> = None;
     let mut last_batch = 0;
-    // The recent mean size of an entry, so a batch of large events takes fewer of them.
-    let mut entry_size = 4096;
+    // The recent mean size of an entry, so a batch of large events takes fewer of them; it starts
+    // high (a first read of a tenth of the byte budget's worth) and settles within a few batches.
+    let mut entry_size = BATCH_BYTES / 10;
     loop {
         if *shutdown.borrow() {
             let until = *drain_until.get_or_insert_with(|| Instant::now() + state.settings.shutdown_timeout / 2);
