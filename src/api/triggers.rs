@@ -50,6 +50,7 @@ pub async fn trigger_backend_error() -> Result<(), AppError> {
         fingerprint: Some("faultline-backend-test-error".into()),
         platform: Some("rust".into()),
     };
-    st.queue.push(&QueuedEntry::Api(entry)).await?;
+    let encoded = serde_json::to_vec(&QueuedEntry::Api(entry)).map_err(crate::server::error::ServerError::Encode)?;
+    crate::server::intake::hand_over(&st, encoded).await?;
     Err(AppError::ServerFn(message))
 }

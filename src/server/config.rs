@@ -59,6 +59,12 @@ pub struct Settings {
     /// `FAULTLINE_SHUTDOWN_TIMEOUT_SECS`, default 10: after SIGTERM or Ctrl-C, how long the server
     /// waits for in-flight requests and the workers' batches before it exits anyway.
     pub shutdown_timeout: Duration,
+    /// `FAULTLINE_SPOOL_DIR`, default `.data/spool`: where this process keeps what ingest accepts
+    /// while Redis cannot be reached (one directory per process; it is locked).
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// `FAULTLINE_SPOOL_MAX_BYTES`, default 1073741824 (1 GiB; 0: no spool, so ingest answers 503
+    /// while Redis is down): past it, ingest answers 429 until Redis is back.
+    pub spool_max_bytes: u64,
 }
 
 /// The development default of `FAULTLINE_API_KEY`.
@@ -121,6 +127,8 @@ impl Settings {
             ingest_cpu_tasks: parsed("FAULTLINE_INGEST_CPU_TASKS", cpus())?.max(1),
             health_max_queue_age: Duration::from_secs(parsed("FAULTLINE_HEALTH_MAX_QUEUE_AGE_SECS", 300)?),
             shutdown_timeout: Duration::from_secs(parsed("FAULTLINE_SHUTDOWN_TIMEOUT_SECS", 10)?),
+            spool_dir: Some(var("FAULTLINE_SPOOL_DIR").unwrap_or_else(|| ".data/spool".into()).into()),
+            spool_max_bytes: parsed("FAULTLINE_SPOOL_MAX_BYTES", 1 << 30)?,
         })
     }
 
@@ -148,6 +156,8 @@ impl Settings {
             ingest_cpu_tasks: 2,
             health_max_queue_age: Duration::from_secs(300),
             shutdown_timeout: Duration::from_secs(10),
+            spool_dir: None,
+            spool_max_bytes: 1 << 30,
         }
     }
 }

@@ -15,6 +15,14 @@ pub enum ServerError {
     RedisPool(#[from] deadpool_redis::PoolError),
     #[error("encoding: {0}")]
     Encode(serde_json::Error),
+    /// The queue holds more than `FAULTLINE_MAX_QUEUE_DEPTH` entries or `FAULTLINE_MAX_QUEUE_BYTES`.
+    #[error("the queue is full")]
+    QueueFull,
+    /// Redis cannot take entries and the spool holds `FAULTLINE_SPOOL_MAX_BYTES` already.
+    #[error("redis is unreachable and the spool is full")]
+    SpoolFull,
+    #[error("spool: {0}")]
+    Spool(std::io::Error),
     #[error("{0}")]
     Other(String),
 }
@@ -25,8 +33,8 @@ impl ServerError {
         match self {
             ServerError::Db(e) => db_unavailable(e),
             ServerError::Redis(e) => e.is_io_error() || e.is_connection_dropped() || e.is_timeout(),
-            ServerError::RedisPool(_) => true,
-            ServerError::Encode(_) | ServerError::Other(_) => false,
+            ServerError::RedisPool(_) | ServerError::Spool(_) => true,
+            ServerError::Encode(_) | ServerError::Other(_) | ServerError::QueueFull | ServerError::SpoolFull => false,
         }
     }
 }

@@ -198,11 +198,22 @@ impl Queue {
 
     /// Appends one entry; returns its stream id.
     pub async fn push(&self, entry: &QueuedEntry) -> Result<String, ServerError> {
-        self.push_encoded(serde_json::to_vec(entry).map_err(ServerError::Encode)?).await
+        self.push_encoded(&serde_json::to_vec(entry).map_err(ServerError::Encode)?).await
+    }
+
+    /// Appends entries already encoded, in order, in one round trip (the spool's replay).
+    pub async fn push_many(&self, entries: &[Vec<u8>]) -> Result<(), ServerError> {
+        let mut pipe = redis::pipe();
+        for json in entries {
+            pipe.cmd("XADD").arg(&self.stream).arg("*").arg(FIELD).arg(json.as_slice()).ignore();
+        }
+        let mut conn = self.conn().await?;
+        let () = pipe.query_async(&mut conn).await?;
+        Ok(())
     }
 
     /// Appends one entry already encoded as JSON (see `encode_event`); returns its stream id.
-    pub async fn push_encoded(&self, json: Vec<u8>) -> Result<String, ServerError> {
+    pub async fn push_encoded(&self, json: &[u8]) -> Result<String, ServerError> {
         let mut conn = self.appender().await?;
         let res: redis::RedisResult<String> =
             redis::cmd("XADD").arg(&self.stream).arg("*").arg(FIELD).arg(json).query_async(&mut conn).await;

@@ -98,6 +98,9 @@ pub async fn serve_until(
     } else {
         Vec::new()
     };
+    if let Some(spool) = &state.spool {
+        tokio::spawn(spool.clone().replay(state.queue.clone(), shutdown.subscribe()));
+    }
     tokio::spawn(state.live.clone().run(
         state.settings.redis_url.expose().to_owned(),
         state.updates_channel(),

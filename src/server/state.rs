@@ -22,6 +22,8 @@ pub struct AppState {
     /// Redis, for the queue, the cache and live updates.
     pub redis: deadpool_redis::Pool,
     pub queue: Queue,
+    /// Where ingest keeps entries while Redis cannot take them (`None`: no spool configured).
+    pub spool: Option<super::spool::Spool>,
     pub cache: Cache,
     pub keys: KeyCache,
     /// Ingest's memory budget and decoding pool.
@@ -100,7 +102,14 @@ impl AppState {
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
             .map_err(|e| ServerError::Other(format!("redis pool: {e}")))?;
         let clock = super::clock::Clock::default();
+        let spool = match &settings.spool_dir {
+            Some(dir) if settings.spool_max_bytes > 0 => {
+                Some(super::spool::Spool::open(dir, settings.spool_max_bytes)?)
+            }
+            _ => None,
+        };
         Ok(Self {
+            spool,
             budget: super::ingest::budget::Budget::new(settings.ingest_max_bytes_in_flight, settings.ingest_cpu_tasks),
             auth_failures: super::auth_failures::AuthFailures::new(settings.auth_failures_per_minute, clock.clone()),
             keys: KeyCache::new(clock.clone()),

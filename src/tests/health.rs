@@ -53,13 +53,16 @@ async fn health_is_ok_with_both_services_and_counts_the_queue_and_the_work_done(
     assert_eq!(body["queue"]["oldest_seconds"], Value::Null);
 }
 
-#[sqlx::test]
-async fn health_turns_503_when_redis_is_unreachable_and_recovers(pool: PgPool) {
-    let redis_addr = std::env::var("REDIS_URL")
+fn redis_addr() -> String {
+    std::env::var("REDIS_URL")
         .ok()
         .and_then(|u| u.strip_prefix("redis://").map(|s| s.trim_end_matches('/').to_owned()))
-        .unwrap_or_else(|| "127.0.0.1:6379".into());
-    let proxy = ChaosProxy::start(&redis_addr).await;
+        .unwrap_or_else(|| "127.0.0.1:6379".into())
+}
+
+#[sqlx::test]
+async fn health_turns_503_when_redis_is_unreachable_and_recovers(pool: PgPool) {
+    let proxy = ChaosProxy::start(&redis_addr()).await;
     let app = TestApp::spawn_with(pool, |s| {
         s.redis_url = faultline::server::config::Secret::new(format!("redis://127.0.0.1:{}", proxy.port))
     })
@@ -70,13 +73,32 @@ async fn health_turns_503_when_redis_is_unreachable_and_recovers(pool: PgPool) {
     let (status, body) = wait_for(&app, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!((body["redis"].clone(), body["postgres"].clone()), (json!("down"), json!("ok")));
-    // Ingest cannot queue, and says so instead of losing the error silently.
+    // Ingest keeps the error in the spool, and health says so.
     let a = app.post_raw(Some(crate::helpers::KEY), json!({"message": "m"}).to_string()).await;
-    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    let (_, body) = health(&app).await;
+    assert_eq!(body["spool"]["entries"], json!(1), "{body}");
 
     proxy.restore();
     let (status, body) = wait_for(&app, StatusCode::OK).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.wait_for_errors(1).await.len(), 1);
+    assert_eq!(health(&app).await.1["spool"]["entries"], json!(0));
+}
+
+#[sqlx::test]
+async fn without_a_spool_ingest_answers_503_while_redis_is_unreachable(pool: PgPool) {
+    let proxy = ChaosProxy::start(&redis_addr()).await;
+    let app = TestApp::spawn_with(pool, |s| {
+        s.redis_url = faultline::server::config::Secret::new(format!("redis://127.0.0.1:{}", proxy.port));
+        s.spool_max_bytes = 0;
+    })
+    .await;
+    proxy.cut();
+    // Ingest cannot queue, and says so instead of losing the error silently.
+    let a = app.post_raw(Some(crate::helpers::KEY), json!({"message": "m"}).to_string()).await;
+    assert_eq!((a.status, a.error_code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"), "{}", a.body);
+    assert_eq!(health(&app).await.1["spool"], Value::Null);
 }
 
 #[sqlx::test]

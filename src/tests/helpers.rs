@@ -53,9 +53,15 @@ impl TestApp {
     pub async fn spawn_with(pool: PgPool, tweak: impl FnOnce(&mut Settings)) -> Self {
         let prefix = format!("fltest:{}", uuid::Uuid::new_v4().simple());
         let mut settings = Settings::for_tests("postgres://unused", &prefix);
+        // A spool of its own, as every server has.
+        settings.spool_dir =
+            Some(std::env::temp_dir().join(format!("faultline-test-spool-{}", uuid::Uuid::new_v4().simple())));
         tweak(&mut settings);
         let state = AppState::with_pool(settings, leptos_options(), pool).expect("state");
         let prepared = startup::prepare(&state).await.expect("prepare");
+        if let Some(spool) = &state.spool {
+            tokio::spawn(spool.clone().replay(state.queue.clone(), state.shutdown.subscribe()));
+        }
         let router = startup::build_router(state.clone());
         Self { state, router, project: ProjectId::new(prepared.project_id) }
     }
@@ -187,8 +193,12 @@ impl TestApp {
 }
 
 impl Drop for TestApp {
-    /// Removes this test's Redis keys.
+    /// Stops the spool's replay, removes the spool's directory and this test's Redis keys.
     fn drop(&mut self) {
+        self.state.shutdown.trigger();
+        if let Some(dir) = &self.state.settings.spool_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         let pool = self.state.redis.clone();
         let pattern = format!("{}:*", self.state.settings.redis_prefix);
         let _ = std::thread::spawn(move || {

@@ -13,3 +13,4 @@ mod process;
 mod rest;
 mod sdk;
 mod shutdown;
+mod spool;

@@ -13,6 +13,17 @@ pub struct ServerProcess {
     pub prefix: String,
     pub project: i64,
     pub dsn_key: String,
+    /// The spool directory this process was started with, removed on drop when the test did not
+    /// choose it.
+    spool: Option<std::path::PathBuf>,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.spool {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 /// The test database's URL: `DATABASE_URL` (which `#[sqlx::test]` creates databases from) with
@@ -25,14 +36,22 @@ fn database_url(pool: &PgPool) -> String {
 }
 
 impl ServerProcess {
-    /// Starts the binary with `env` added and waits until `/health` answers 200.
+    /// Starts the binary with `env` added (which may set its own `FAULTLINE_REDIS_PREFIX` and
+    /// `FAULTLINE_SPOOL_DIR`) and waits until `/health` answers 200.
     pub async fn start(pool: &PgPool, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr = format!("127.0.0.1:{port}");
-        let prefix = format!("fltest:{}", uuid::Uuid::new_v4().simple());
+        let given = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+        let prefix =
+            given("FAULTLINE_REDIS_PREFIX").unwrap_or_else(|| format!("fltest:{}", uuid::Uuid::new_v4().simple()));
+        let owned_spool = given("FAULTLINE_SPOOL_DIR")
+            .is_none()
+            .then(|| std::env::temp_dir().join(format!("faultline-test-spool-{}", uuid::Uuid::new_v4().simple())));
+        let spool = given("FAULTLINE_SPOOL_DIR").map_or_else(|| owned_spool.clone().unwrap_or_default(), Into::into);
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_faultline"));
         cmd.env("DATABASE_URL", database_url(pool))
             .env("FAULTLINE_REDIS_PREFIX", &prefix)
+            .env("FAULTLINE_SPOOL_DIR", &spool)
             .env("LEPTOS_SITE_ADDR", &addr)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
@@ -49,7 +68,7 @@ impl ServerProcess {
         }
         let (project, dsn_key): (i64, String) =
             sqlx::query_as("SELECT id, public_key FROM projects WHERE name = 'default'").fetch_one(pool).await.unwrap();
-        Self { child, addr, prefix, project, dsn_key }
+        Self { child, addr, prefix, project, dsn_key, spool: owned_spool }
     }
 
     /// The `X-Sentry-Auth` header with the default project's key.
@@ -114,4 +133,72 @@ pub async fn read_answer(mut conn: TcpStream) -> (u16, String) {
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, text)
+}
+
+/// A `redis-server` of the test's own on a free port, keeping its data on disk (AOF, synced at
+/// every write, as a production Redis that must not lose the queue would), which the test stops
+/// and starts again.
+pub struct RedisProcess {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Option<tokio::process::Child>,
+}
+
+impl RedisProcess {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("faultline-test-redis-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = Self { port, dir, child: None };
+        redis.up().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) and waits until it answers PING.
+    pub async fn up(&mut self) {
+        let port = self.port.to_string();
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
+            .args(["--appendfsync", "always", "--protected-mode", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server (scripts/services.sh installs it)");
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            let client = deadpool_redis::redis::Client::open(self.url()).unwrap();
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && deadpool_redis::redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
+            {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the server as an operator would (SIGTERM) and waits until it has exited.
+    pub async fn down(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().unwrap() as i32;
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+            child.wait().await.unwrap();
+        }
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

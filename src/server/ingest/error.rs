@@ -31,6 +31,9 @@ pub enum IngestError {
     RateLimited { retry_after: u64 },
     #[error("the queue is full; retry after {retry_after} s")]
     QueueFull { retry_after: u64 },
+    /// Redis cannot be reached and this instance's spool is full.
+    #[error("the server cannot keep more events now; retry after {retry_after} s")]
+    SpoolFull { retry_after: u64 },
     /// The memory budget for request bodies, or the decoding pool, is full.
     #[error("the server is overloaded; retry after 1 s")]
     Overloaded,
@@ -51,9 +54,16 @@ impl From<super::budget::BudgetError> for IngestError {
 
 impl From<ServerError> for IngestError {
     fn from(e: ServerError) -> Self {
-        Self::Unavailable(e)
+        match e {
+            ServerError::QueueFull => Self::QueueFull { retry_after: 60 },
+            ServerError::SpoolFull => Self::SpoolFull { retry_after: SPOOL_RETRY_AFTER },
+            e => Self::Unavailable(e),
+        }
     }
 }
+
+/// How long a client is asked to wait when the spool is full (Redis is down: it may be back soon).
+pub const SPOOL_RETRY_AFTER: u64 = 10;
 
 impl IngestError {
     pub fn status(&self) -> StatusCode {
@@ -65,7 +75,7 @@ impl IngestError {
             Self::Overloaded | Self::Decode(DecodeError::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Decode(DecodeError::Unsupported(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BadVersion(_) | Self::Decode(_) | Self::Envelope(_) | Self::BadEvent(_) => StatusCode::BAD_REQUEST,
-            Self::RateLimited { .. } | Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::QueueFull { .. } | Self::SpoolFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -84,6 +94,7 @@ impl IngestError {
             Self::BadEvent(_) => "malformed_json",
             Self::RateLimited { .. } => "rate_limited",
             Self::QueueFull { .. } => "queue_full",
+            Self::SpoolFull { .. } => "spool_full",
             Self::Unavailable(_) => "unavailable",
         }
     }
@@ -110,7 +121,9 @@ impl IntoResponse for IngestError {
         if matches!(self, Self::Unavailable(_)) {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(5));
         }
-        if let Self::RateLimited { retry_after } | Self::QueueFull { retry_after } = self {
+        if let Self::RateLimited { retry_after } | Self::QueueFull { retry_after } | Self::SpoolFull { retry_after } =
+            self
+        {
             let h = res.headers_mut();
             h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             // Empty categories: every kind of data, for the whole project.

@@ -8,6 +8,8 @@ use super::envelope::{self, EnvelopeError};
 use super::error::IngestError;
 use crate::model::{ErrorId, ProjectId, ProjectKey};
 use crate::server::auth_failures::ClientAddr;
+use crate::server::error::ServerError;
+use crate::server::intake;
 use crate::server::queue::{EventMeta, encode_event};
 use crate::server::state::AppState;
 use axum::Json;
@@ -268,15 +270,14 @@ async fn accept_event(
         return Ok(event_id);
     }
     check_rate_limit(state, project).await?;
-    if state.queue.is_full(state.settings.max_queue_depth, state.settings.max_queue_bytes).await? {
-        return Err(IngestError::QueueFull { retry_after: 60 });
-    }
+    intake::check_room(state).await?;
     let meta = EventMeta { id: ErrorId::generate(), project_id: project, received_at: Utc::now(), event_id };
-    state.queue.push_encoded(encode_event(&meta, payload)?).await?;
+    intake::hand_over(state, encode_event(&meta, payload)?).await?;
     Ok(event_id)
 }
 
-/// A fixed one-minute window per project in Redis, shared by every server instance.
+/// A fixed one-minute window per project in Redis, shared by every server instance. While Redis
+/// cannot be reached and the spool takes events, the limit is not applied (the spool's size is).
 async fn check_rate_limit(state: &AppState, project: ProjectId) -> Result<(), IngestError> {
     let limit = state.settings.rate_limit_per_minute;
     if limit == 0 {
@@ -285,17 +286,24 @@ async fn check_rate_limit(state: &AppState, project: ProjectId) -> Result<(), In
     let now = Utc::now().timestamp();
     let window = now / 60;
     let key = format!("{}:rl:{}:{}", state.settings.redis_prefix, project, window);
-    let mut conn = state.redis.get().await.map_err(crate::server::error::ServerError::from)?;
-    let (count,): (u64,) = redis::pipe()
-        .cmd("INCR")
-        .arg(&key)
-        .cmd("EXPIRE")
-        .arg(&key)
-        .arg(120)
-        .ignore()
-        .query_async(&mut conn)
-        .await
-        .map_err(crate::server::error::ServerError::from)?;
+    let counted = async {
+        let mut conn = state.redis.get().await?;
+        let (count,): (u64,) = redis::pipe()
+            .cmd("INCR")
+            .arg(&key)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(120)
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        Ok::<_, ServerError>(count)
+    };
+    let count = match counted.await {
+        Ok(count) => count,
+        Err(e) if e.is_unavailable() && state.spool.is_some() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
     if count > limit {
         let retry_after = (60 - now % 60).max(1) as u64;
         return Err(IngestError::RateLimited { retry_after });

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// The queue holds more than `FAULTLINE_MAX_QUEUE_DEPTH` entries.
     #[error("the queue is full; retry after {retry_after} s")]
     QueueFull { retry_after: u64 },
+    /// Redis cannot be reached and this instance's spool is full (`FAULTLINE_SPOOL_MAX_BYTES`).
+    #[error("the server cannot keep more errors now; retry after {retry_after} s")]
+    SpoolFull { retry_after: u64 },
     /// This client address sent too many wrong keys (`FAULTLINE_AUTH_FAILURES_PER_MINUTE`).
     #[error("too many failed authentications; retry after {retry_after} s")]
     TooManyFailures { retry_after: u64 },
@@ -50,7 +53,9 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::QueueFull { .. } | Self::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::QueueFull { .. } | Self::SpoolFull { .. } | Self::TooManyFailures { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -65,6 +70,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Invalid { .. } => "invalid_field",
             Self::QueueFull { .. } => "queue_full",
+            Self::SpoolFull { .. } => "spool_full",
             Self::TooManyFailures { .. } => "too_many_failures",
             Self::Unavailable(_) => "unavailable",
             Self::Overloaded => "overloaded",
@@ -75,7 +81,12 @@ impl ApiError {
 
 impl From<ServerError> for ApiError {
     fn from(e: ServerError) -> Self {
-        if e.is_unavailable() { Self::Unavailable(e) } else { Self::Internal(e) }
+        match e {
+            ServerError::QueueFull => Self::QueueFull { retry_after: 60 },
+            ServerError::SpoolFull => Self::SpoolFull { retry_after: crate::server::ingest::error::SPOOL_RETRY_AFTER },
+            e if e.is_unavailable() => Self::Unavailable(e),
+            e => Self::Internal(e),
+        }
     }
 }
 
@@ -105,7 +116,10 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        if let Self::QueueFull { retry_after } | Self::TooManyFailures { retry_after } = self {
+        if let Self::QueueFull { retry_after }
+        | Self::SpoolFull { retry_after }
+        | Self::TooManyFailures { retry_after } = self
+        {
             res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.into());
         }
         res

@@ -5,9 +5,10 @@ use super::params::ListQuery;
 use super::{cached_json, read_json_body};
 use crate::model::{ErrorId, ErrorList, IssueStatus, Level, Source};
 use crate::server::auth::ApiProject;
+use crate::server::error::ServerError;
 use crate::server::queue::{QueuedEntry, QueuedError};
 use crate::server::state::AppState;
-use crate::server::{db, live};
+use crate::server::{db, intake, live};
 use crate::server::{strip_nul, strip_nul_in};
 use axum::Json;
 use axum::body::Body;
@@ -28,9 +29,7 @@ pub async fn create(
     ApiProject(project): ApiProject,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if state.queue.is_full(state.settings.max_queue_depth, state.settings.max_queue_bytes).await? {
-        return Err(ApiError::QueueFull { retry_after: 60 });
-    }
+    intake::check_room(&state).await?;
     let value = read_json_body(&state, body, MAX_BODY).await?;
     let received_at = Utc::now();
     let input = validate(value, received_at)?;
@@ -51,7 +50,8 @@ pub async fn create(
         platform: None,
     };
     let id = entry.id;
-    state.queue.push(&QueuedEntry::Api(entry)).await?;
+    let encoded = serde_json::to_vec(&QueuedEntry::Api(entry)).map_err(ServerError::Encode)?;
+    intake::hand_over(&state, encoded).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))).into_response())
 }
 

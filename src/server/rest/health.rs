@@ -3,7 +3,8 @@
 //!
 //! Answers 503 when a service is down, when a process meant to run workers has none running, or
 //! when the oldest entry not yet stored has waited longer than `FAULTLINE_HEALTH_MAX_QUEUE_AGE_SECS`.
-//! Warns (without a 503) when Redis keeps nothing on disk, so a Redis restart would lose the queue.
+//! Warns (without a 503) when Redis keeps nothing on disk, so a Redis restart would lose the queue,
+//! and while this instance's spool holds entries for Redis; a full spool is a problem (503).
 
 use crate::server::db;
 use crate::server::state::AppState;
@@ -49,10 +50,19 @@ pub async fn get(State(state): State<AppState>) -> Response {
     if let Some(age) = oldest.filter(|a| *a > state.settings.health_max_queue_age) {
         problems.push(format!("the oldest queued entry has waited {} s", age.as_secs()));
     }
+    let spool = state.spool.as_ref().map(|s| s.load());
     let mut warnings = Vec::new();
+    if let Some(load) = spool.filter(|l| l.entries > 0) {
+        if load.bytes >= load.max_bytes {
+            problems.push("the spool is full: ingest refuses events until Redis answers".to_owned());
+        } else {
+            warnings.push(format!("{} entries wait in this instance's spool for Redis", load.entries));
+        }
+    }
     if matches!(persistent, Ok(Ok(Some(false)))) {
-        warnings
-            .push("redis keeps nothing on disk (appendonly no, no save points): a Redis restart loses what is queued");
+        warnings.push(
+            "redis keeps nothing on disk (appendonly no, no save points): a Redis restart loses what is queued".into(),
+        );
     }
     let word = |ok: bool| if ok { "ok" } else { "down" };
     let healthy = problems.is_empty();
@@ -61,6 +71,7 @@ pub async fn get(State(state): State<AppState>) -> Response {
         "postgres": word(pg_ok),
         "redis": word(depth.is_some()),
         "queue": {"pending": depth, "oldest_seconds": oldest.map(|a| a.as_secs_f64().floor() as u64)},
+        "spool": spool,
         "worker": {
             "processed": state.workers.processed.load(Ordering::Relaxed),
             "running": running,
