@@ -15,13 +15,15 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /app faultline
+ && useradd --system --home /app faultline \
+ && mkdir -p /var/lib/faultline/spool && chown -R faultline /var/lib/faultline
 WORKDIR /app
 COPY --from=build /app/target/release/faultline /app/faultline
 COPY --from=build /app/target/site /app/site
 ENV LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_SITE_ADDR=0.0.0.0:3000 \
     LEPTOS_OUTPUT_NAME=faultline \
+    FAULTLINE_SPOOL_DIR=/var/lib/faultline/spool \
     RUST_LOG=info
 USER faultline
 EXPOSE 3000

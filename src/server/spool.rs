@@ -9,9 +9,12 @@
 //! stores it once (errors are keyed by the id ingest gave them). A torn record at the end of a
 //! segment (a crash mid-write, so never answered) is cut off when the spool is opened.
 //!
-//! Layout of the directory (one per process, held with a file lock): `NNNNNNNNNNNNNNNNNNNN.seg`
-//! segments of records `[length u32 LE][CRC-32C u32 LE][entry JSON]`, and `cursor` (`segment
-//! offset`: the next record to replay). All file work happens on one thread of the spool's own.
+//! Layout: the configured directory holds slots `slot-0`, `slot-1`, …; a process takes the first
+//! slot no other process holds (a file lock), so processes can share one directory (or volume),
+//! and a slot a stopped process left is replayed by the next one that takes it. A slot holds
+//! `NNNNNNNNNNNNNNNNNNNN.seg` segments of records `[length u32 LE][CRC-32C u32 LE][entry JSON]`
+//! and `cursor` (`segment offset`: the next record to replay). All file work happens on one
+//! thread of the spool's own.
 
 use super::error::ServerError;
 use super::queue::Queue;
@@ -37,6 +40,8 @@ const REPLAY_BYTES: u64 = 4 << 20;
 /// The longest pause between two replay attempts while Redis does not answer.
 const REPLAY_MAX_BACKOFF: Duration = Duration::from_secs(1);
 const CHECKSUM: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+/// Processes that can share one spool directory.
+const SLOTS: usize = 64;
 
 /// Handle on the spool: cheap to clone; the files are closed when the last handle goes.
 #[derive(Clone)]
@@ -87,10 +92,21 @@ enum Command {
 }
 
 impl Spool {
-    /// Opens (or creates) the spool in `dir`, holding at most `max_bytes` of entries. Fails when
-    /// another process holds the directory.
-    pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, ServerError> {
-        let (files, entries, bytes) = Files::open(dir).map_err(|e| spool_error(dir, e))?;
+    /// Opens (or creates) a spool in the first free slot of `base`, holding at most `max_bytes`
+    /// of entries.
+    pub fn open(base: &Path, max_bytes: u64) -> Result<Self, ServerError> {
+        for slot in 0..SLOTS {
+            let dir = base.join(format!("slot-{slot}"));
+            match Files::open(&dir) {
+                Ok(files) => return Self::start(&dir, files, max_bytes),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(spool_error(&dir, e)),
+            }
+        }
+        Err(spool_error(base, io::Error::other(format!("all {SLOTS} slots are held by other processes"))))
+    }
+
+    fn start(dir: &Path, (files, entries, bytes): (Files, u64, u64), max_bytes: u64) -> Result<Self, ServerError> {
         if entries > 0 {
             tracing::warn!(entries, bytes, dir = %dir.display(), "the spool holds entries from an earlier run; replaying them once Redis answers");
         }
@@ -262,12 +278,7 @@ impl Files {
     fn open(dir: &Path) -> io::Result<(Self, u64, u64)> {
         fs::create_dir_all(dir)?;
         let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("lock"))?;
-        lock.try_lock().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "in use by another faultline process (give each process its own FAULTLINE_SPOOL_DIR)",
-            )
-        })?;
+        lock.try_lock().map_err(|_| io::Error::new(io::ErrorKind::WouldBlock, "held by another process"))?;
         let mut cursor = read_cursor(dir)?.unwrap_or(Position { segment: 0, offset: 0 });
         let mut segments = BTreeMap::new();
         for entry in fs::read_dir(dir)? {
@@ -592,7 +603,7 @@ mod tests {
         assert_eq!(read, (0..2500).map(entry).collect::<Vec<_>>());
         assert!(spool.is_empty());
         assert_eq!(spool.load().bytes, 0);
-        assert_eq!(segments(&dir.0), 0, "replayed segments are deleted");
+        assert_eq!(segments(&dir.0.join("slot-0")), 0, "replayed segments are deleted");
     }
 
     #[tokio::test]
@@ -622,7 +633,7 @@ mod tests {
         for i in 0..300 {
             spool.append(big(i)).await.unwrap();
         }
-        assert_eq!(segments(&dir.0), 3);
+        assert_eq!(segments(&dir.0.join("slot-0")), 3);
         // Replay past the end of the first segment (about 128 of these entries), then stop.
         let mut n = 0;
         while n < 140 {
@@ -630,13 +641,13 @@ mod tests {
             n += batch.entries.len();
             spool.commit(batch).await.unwrap();
         }
-        assert_eq!(segments(&dir.0), 2, "the replayed segment is deleted");
+        assert_eq!(segments(&dir.0.join("slot-0")), 2, "the replayed segment is deleted");
         drop(spool);
 
         let spool = Spool::open(&dir.0, 1 << 30).unwrap();
         assert_eq!(spool.load().entries, (300 - n) as u64);
         assert_eq!(drain(&spool).await, (n..300).map(big).collect::<Vec<_>>());
-        assert_eq!(segments(&dir.0), 0);
+        assert_eq!(segments(&dir.0.join("slot-0")), 0);
     }
 
     #[tokio::test]
@@ -648,7 +659,7 @@ mod tests {
         }
         drop(spool);
         // A crash in the middle of an append: a header and half an entry.
-        let path = segment_path(&dir.0, 0);
+        let path = segment_path(&dir.0.join("slot-0"), 0);
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(&200u32.to_le_bytes()).unwrap();
         file.write_all(&[1, 2, 3, 4, b'{', b'"']).unwrap();
@@ -669,7 +680,7 @@ mod tests {
         }
         drop(spool);
         // Flip a byte of the third entry: its checksum no longer matches.
-        let path = segment_path(&dir.0, 0);
+        let path = segment_path(&dir.0.join("slot-0"), 0);
         let mut bytes = fs::read(&path).unwrap();
         let third = (0..2).map(|i| entry(i).len() + HEADER as usize).sum::<usize>() + HEADER as usize + 2;
         bytes[third] ^= 0xff;
@@ -694,13 +705,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_second_process_cannot_open_a_spool_in_use() {
+    async fn a_second_process_takes_a_slot_of_its_own_and_a_freed_slot_is_taken_again() {
         let dir = Dir::new();
-        let spool = Spool::open(&dir.0, 1 << 20).unwrap();
-        let second = Spool::open(&dir.0, 1 << 20);
-        assert!(matches!(&second, Err(ServerError::Spool(e)) if e.to_string().contains("another faultline process")));
-        drop(spool);
-        Spool::open(&dir.0, 1 << 20).unwrap();
+        let first = Spool::open(&dir.0, 1 << 20).unwrap();
+        first.append(entry(1)).await.unwrap();
+        let second = Spool::open(&dir.0, 1 << 20).unwrap();
+        assert!(second.is_empty(), "the second process does not share the first one's slot");
+        second.append(entry(2)).await.unwrap();
+        drop(first);
+        // The next process takes the freed slot and, with it, what the first one left.
+        let third = Spool::open(&dir.0, 1 << 20).unwrap();
+        assert_eq!(drain(&third).await, vec![entry(1)]);
+        assert_eq!(drain(&second).await, vec![entry(2)]);
     }
 
     #[tokio::test]
