@@ -9,7 +9,7 @@
 # FAULTLINE_BENCH_SECONDS (default 60) sets each load phase's length; FAULTLINE_BENCH_SOAK_SECONDS
 # (default 0: skipped) adds a memory soak at FAULTLINE_BENCH_SOAK_RATE events/s (default 2000);
 # FAULTLINE_BENCH_PHASES (e.g. small,reads) runs only the phases named: small, medium, latency,
-# visible, reads, overload, ceiling.
+# visible, reads, overload, ceiling, faults (the fault phase: PostgreSQL cut, Redis restarted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/isolated-server.sh
@@ -39,3 +39,19 @@ sleep 2 # let the server settle before the idle memory reading
   --seconds "${FAULTLINE_BENCH_SECONDS:-60}" --database-url "$database_url" \
   --soak-seconds "${FAULTLINE_BENCH_SOAK_SECONDS:-0}" --soak-rate "${FAULTLINE_BENCH_SOAK_RATE:-2000}" \
   --out "$(cd "$target_dir" && pwd)/$name-results.json" ${FAULTLINE_BENCH_PHASES:+--phases "$FAULTLINE_BENCH_PHASES"}
+
+# The fault phase (with every phase, or when named): a server of its own over a fresh database,
+# behind fault proxies the load generator runs (PostgreSQL cut, Redis restarted).
+phases=",${FAULTLINE_BENCH_PHASES:-faults},"
+if [ "$instances" = 1 ] && [[ $phases == *,faults,* ]]; then
+  stop_isolated_server
+  pg_url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/faultline}
+  faults_db="${pg_url%/*}/faultline_bench_faults"
+  PGOPTIONS="--client-min-messages=warning" psql "${pg_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS faultline_bench_faults WITH (FORCE)" >/dev/null
+  psql "${pg_url%/*}/postgres" -qc "CREATE DATABASE faultline_bench_faults" >/dev/null
+  "$target_dir/bench/release/bench" --faults-server "$target_dir/release/faultline" \
+    --database-url "$faults_db" --redis-url "${REDIS_URL:-redis://127.0.0.1:6379}" \
+    --out "$(cd "$target_dir" && pwd)/bench-faults-results.json"
+fi
+redis-cli -u "${REDIS_URL:-redis://127.0.0.1:6379}" --scan --pattern "faultline-bench-faults-*" 2>/dev/null \
+  | xargs -r redis-cli -u "${REDIS_URL:-redis://127.0.0.1:6379}" del >/dev/null 2>&1 || true

@@ -43,7 +43,7 @@ struct TaskResult {
 }
 
 /// Where each prepared request's placeholder event id starts (tracked runs).
-fn placeholder_offsets(requests: &[Vec<u8>]) -> Vec<Option<usize>> {
+pub fn placeholder_offsets(requests: &[Vec<u8>]) -> Vec<Option<usize>> {
     requests.iter().map(|r| r.windows(ID_PLACEHOLDER.len()).position(|w| w == ID_PLACEHOLDER.as_bytes())).collect()
 }
 

@@ -10,8 +10,11 @@
 //!
 //! Usage: bench --url URL[,URL…] --pid PID[,PID…] [--seconds 60] [--database-url URL]
 //!              [--soak-seconds 0] [--soak-rate 2000] [--out file.json]
+//!        bench --faults-server BIN --database-url URL --redis-url URL [--out file.json]
+//!              (the fault phase: starts BIN itself behind fault proxies; see `faults`)
 
 mod events;
+mod faults;
 mod http;
 mod load;
 mod reads;
@@ -150,6 +153,19 @@ async fn default_target(addr: &str) -> Option<(Target, i64)> {
 #[tokio::main]
 async fn main() {
     let args = parse_args();
+    if let Some(server_bin) = arg("--faults-server") {
+        let mut report = Report::default();
+        let redis_url = arg("--redis-url").unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+        let Some(database_url) = args.database_url.as_deref() else {
+            eprintln!("bench: --faults-server needs --database-url");
+            std::process::exit(2);
+        };
+        let fault_args = faults::FaultArgs { server_bin: &server_bin, database_url, redis_url: &redis_url };
+        faults::run(fault_args, &mut report).await;
+        machine_rows(&mut report, 1);
+        report.finish(args.out.as_deref());
+        return;
+    }
     let addr = args.urls[0].clone();
     let Some((target, project)) = default_target(&addr).await else {
         eprintln!("bench: no faultline answers at {addr} with the API key {API_KEY}");
