@@ -30,9 +30,9 @@ start_isolated_server() {
   for i in $(seq 0 $((count - 1))); do
     url="http://127.0.0.1:$((port + i))"
     log="$(cd "$target_dir" && pwd)/$name-server$([ "$i" = 0 ] || echo "-$i").log"
-    LEPTOS_SITE_ADDR="127.0.0.1:$((port + i))" LEPTOS_SITE_ROOT="target/site" \
     spool_dir="$(cd "$target_dir" && pwd)/$name-spool-$i"
     rm -rf "$spool_dir"
+    LEPTOS_SITE_ADDR="127.0.0.1:$((port + i))" LEPTOS_SITE_ROOT="target/site" \
     DATABASE_URL="$database_url" FAULTLINE_REDIS_PREFIX="$isolated_prefix" FAULTLINE_PUBLIC_URL="$base_url" \
     FAULTLINE_SPOOL_DIR="$spool_dir" \
       "$target_dir/$profile/faultline" >"$log" 2>&1 &
