@@ -11,19 +11,23 @@ pub async fn list_issues(query: String) -> Result<IssuePage, AppError> {
     let st = state()?;
     let project = super::dashboard_project(&st).await?.id;
     let q = IssueQuery::from_query(&query);
-    let now = chrono::Utc::now();
-    let (issues, total) =
-        db::issues::list(&st.db, project, &q.filter(now), q.sort, q.page()).await.map_err(ServerError::from)?;
-    let ids: Vec<IssueId> = issues.iter().map(|i| i.id).collect();
-    let mut extra = db::issues::users_and_trends(&st.db, &ids, now).await.map_err(ServerError::from)?;
-    let issues = issues
-        .into_iter()
-        .map(|issue| {
-            let (users, trend) = extra.remove(&issue.id).unwrap_or((0, vec![0; 24]));
-            IssueSummary { issue, users, trend }
-        })
-        .collect();
-    Ok(IssuePage { issues, total, page: q.page, per_page: q.per_page, now })
+    // Every open tab rereads the list at each live update: one of them computes it.
+    let what = format!("dashboard:issues:{}", q.to_query());
+    let page = st.cache.get_or_compute(project, &what, || async {
+        let now = chrono::Utc::now();
+        let (issues, total) = db::issues::list(&st.db, project, &q.filter(now), q.sort, q.page()).await?;
+        let ids: Vec<IssueId> = issues.iter().map(|i| i.id).collect();
+        let mut extra = db::issues::users_and_trends(&st.db, &ids, now).await?;
+        let issues = issues
+            .into_iter()
+            .map(|issue| {
+                let (users, trend) = extra.remove(&issue.id).unwrap_or((0, vec![0; 24]));
+                IssueSummary { issue, users, trend }
+            })
+            .collect();
+        Ok::<_, sqlx::Error>(IssuePage { issues, total, page: q.page, per_page: q.per_page, now })
+    });
+    Ok(page.await.map_err(ServerError::from)?)
 }
 
 /// The project's totals under the filters of a URL query string (page and sort ignored).
@@ -33,8 +37,12 @@ pub async fn get_stats(query: String) -> Result<Stats, AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
     let project = super::dashboard_project(&st).await?.id;
-    let filter = IssueQuery::from_query(&query).filter(chrono::Utc::now());
-    Ok(db::stats::filtered(&st.db, project, &filter).await.map_err(ServerError::from)?)
+    let q = IssueQuery::from_query(&query);
+    let what = format!("dashboard:stats:{}", q.to_query());
+    let stats = st.cache.get_or_compute(project, &what, || async {
+        db::stats::filtered(&st.db, project, &q.filter(chrono::Utc::now())).await
+    });
+    Ok(stats.await.map_err(ServerError::from)?)
 }
 
 /// One issue with the event `event` (or its latest).

@@ -6,11 +6,12 @@ use leptos::prelude::*;
 /// The DSN and keys of the project the dashboard shows.
 #[server]
 pub async fn get_project_settings() -> Result<ProjectSettings, AppError> {
-    use crate::server::{db, error::ServerError, rest::dsn, state};
+    use crate::model::dsn;
+    use crate::server::{db, error::ServerError, state};
     let st = state()?;
     let p = super::dashboard_project(&st).await?;
     let keys = db::api_keys::list(&st.db, p.id).await.map_err(ServerError::from)?;
-    Ok(ProjectSettings { id: p.id, dsn: dsn(&st.settings.public_url, &p.public_key, p.id.get()), name: p.name, keys })
+    Ok(ProjectSettings { id: p.id, dsn: dsn(&st.settings.public_url, &p.public_key, p.id), name: p.name, keys })
 }
 
 /// Creates an API key; its secret is in the answer and nowhere else.

@@ -1,5 +1,6 @@
 //! The dashboard's issue-list query: what lives in the page's URL (`/?status=…&level=…&page=2`),
-//! parsed leniently (a bad value falls back to its default) and turned into a `Filter`.
+//! parsed leniently (a bad value falls back to its default) and turned into a `Filter`; and
+//! `query_pairs`, the one reader of URL query strings (the REST lists and ingest use it too).
 
 use super::error_event::{Level, ParseEnumError, Source, word_enum};
 use super::filter::{Filter, IssueSort, MAX_LIMIT, Page};
@@ -73,10 +74,8 @@ impl IssueQuery {
     /// Reads a URL query string (with or without the leading `?`).
     pub fn from_query(query: &str) -> Self {
         let mut q = Self::default();
-        for pair in query.trim_start_matches('?').split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = decode(v);
-            let v = v.trim();
+        for (k, v) in query_pairs(query) {
+            let (k, v) = (k.as_str(), v.trim());
             let text = || (!v.is_empty()).then(|| v.to_owned());
             match k {
                 "status" => q.status = if v == "all" { None } else { v.parse().ok().or(q.status) },
@@ -175,7 +174,17 @@ impl IssueQuery {
     }
 }
 
-/// Decodes `%XX` escapes and `+` of a query value.
+/// The `name=value` pairs of a URL query string (with or without the leading `?`), both decoded
+/// (`%XX` escapes and `+`; bytes that are not UTF-8 become U+FFFD), in order; empty segments are
+/// skipped and a pair without `=` has an empty value.
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(k), decode(v))
+    })
+}
+
+/// Decodes `%XX` escapes and `+` of a query name or value.
 fn decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -245,6 +254,12 @@ mod tests {
         assert_eq!(q.period, Period::All);
         assert_eq!(q.status, Some(IssueStatus::Unresolved));
         assert_eq!(decode("%zz%4"), "%zz%4");
+        let pairs: Vec<_> = query_pairs("?a%20b=c+d&&flag&e=%C3%A9").collect();
+        assert_eq!(
+            pairs,
+            [("a b".into(), "c d".into()), ("flag".into(), String::new()), ("e".into(), "é".into())]
+                as [(String, String); 3]
+        );
         assert_eq!(IssueQuery::from_query("period=custom&since=-5000-01-01").filter(Utc::now()).since, None);
     }
 

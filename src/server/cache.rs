@@ -66,4 +66,33 @@ impl Cache {
         let _: () = pipe.query_async(&mut conn).await?;
         Ok(())
     }
+
+    /// `what` of `project` as a typed value (the dashboard's reads): from the cache when it holds
+    /// it for the project's current data, else computed and stored. A cache that cannot be
+    /// reached, or an entry that no longer decodes, is skipped.
+    pub async fn get_or_compute<T, E, Fut>(
+        &self,
+        project: ProjectId,
+        what: &str,
+        compute: impl FnOnce() -> Fut,
+    ) -> Result<T, E>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let lookup = self.lookup(project, what).await;
+        if let Ok((Some(bytes), _)) = &lookup
+            && let Ok(value) = serde_json::from_slice(bytes)
+        {
+            return Ok(value);
+        }
+        let value = compute().await?;
+        if let Ok((_, slot)) = &lookup
+            && let Ok(bytes) = serde_json::to_vec(&value)
+            && let Err(e) = self.store(slot, &bytes).await
+        {
+            tracing::warn!(error = %e, "could not cache an answer");
+        }
+        Ok(value)
+    }
 }

@@ -1,12 +1,12 @@
 //! Everything that runs only on the server: configuration, state, PostgreSQL, Redis, the REST
 //! API, and the worker.
 
-pub mod auth;
 pub mod auth_failures;
 pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod detail;
 pub mod error;
 pub mod ingest;
 pub mod intake;

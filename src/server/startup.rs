@@ -63,7 +63,7 @@ pub async fn prepare(state: &AppState) -> Result<Prepared, ServerError> {
     state.queue.ensure_group().await?;
     Ok(Prepared {
         project_id: project.id.get(),
-        dsn: rest::dsn(&state.settings.public_url, &project.public_key, project.id.get()),
+        dsn: crate::model::dsn(&state.settings.public_url, &project.public_key, project.id),
     })
 }
 

@@ -33,7 +33,7 @@ pub struct AppState {
     /// Failed authentications per client address.
     pub auth_failures: super::auth_failures::AuthFailures,
     /// Fan-out of live updates to this process's dashboards.
-    pub live: super::live::LiveHub,
+    pub live: super::live::hub::LiveHub,
     /// What this process's workers are doing (shown by `/health`).
     pub workers: Arc<WorkerStats>,
     /// Turns true once the process begins to shut down: streams end, workers finish.
@@ -116,7 +116,7 @@ impl AppState {
             queue: Queue::new(redis.clone(), &settings.redis_prefix, clock.clone()),
             clock,
             cache: Cache::new(redis.clone(), &settings.redis_prefix, settings.cache_ttl),
-            live: super::live::LiveHub::default(),
+            live: super::live::hub::LiveHub::default(),
             workers: Arc::default(),
             shutdown: Shutdown::default(),
             leptos_options,

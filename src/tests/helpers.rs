@@ -142,7 +142,7 @@ impl TestApp {
 
     /// The default project's DSN for a server at `base`.
     pub async fn dsn(&self, base: &str) -> String {
-        faultline::server::rest::dsn(base, &self.public_key().await, self.project.get())
+        faultline::model::dsn(base, &self.public_key().await, self.project)
     }
 
     /// Runs the worker until at least `n` errors are stored (or 20 s pass); answers them all.

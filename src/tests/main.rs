@@ -2,6 +2,7 @@
 //! (`#[sqlx::test]`) and its own Redis key prefix.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+mod dashboard;
 mod faults;
 mod health;
 mod helpers;
@@ -12,5 +13,9 @@ mod pipeline;
 mod process;
 mod rest;
 mod sdk;
+/// The bench's seeder, for tests that need a large project.
+#[path = "../bin/bench/seed.rs"]
+#[allow(dead_code, reason = "the tests use the seeder, not the bench's checks")]
+mod seed;
 mod shutdown;
 mod spool;

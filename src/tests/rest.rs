@@ -423,7 +423,7 @@ async fn text_searches_leave_common_words_out_of_the_index_and_still_match_the_w
 #[sqlx::test]
 async fn error_totals_stop_at_ten_thousand_only_when_filtering_on_error_fields(pool: PgPool) {
     // 10,050 errors in 5 issues; every fifth error is in staging (2,010 of them).
-    faultline::server::db::bench::seed_project(&pool, "big", "big-key", 5, 10_050).await.unwrap();
+    crate::seed::seed_project(&pool, "big", "big-key", 5, 10_050).await.unwrap();
     let app = TestApp::spawn(pool).await;
     let totals = |path: &'static str| {
         let app = &app;

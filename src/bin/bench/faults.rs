@@ -290,7 +290,7 @@ async fn stored_by(
 async fn count_stored(db: &sqlx::PgPool, project: faultline::model::ProjectId, ids: &[Uuid]) -> i64 {
     let mut n = 0;
     for chunk in ids.chunks(10_000) {
-        n += faultline::server::db::bench::stored_among(db, project, chunk).await.unwrap_or(0);
+        n += crate::seed::stored_among(db, project, chunk).await.unwrap_or(0);
     }
     n
 }

@@ -367,13 +367,13 @@ pub async fn scale_out(
         && let Ok(db) = sqlx::PgPool::connect(url).await
     {
         let project = faultline::model::ProjectId::new(project);
-        use faultline::server::db::bench;
+        use crate::seed;
         let count = |ids: &[Uuid]| {
             let (db, ids) = (db.clone(), ids.to_vec());
             async move {
                 let mut n = 0;
                 for chunk in ids.chunks(10_000) {
-                    n += bench::stored_among(&db, project, chunk).await?;
+                    n += seed::stored_among(&db, project, chunk).await?;
                 }
                 Ok::<i64, sqlx::Error>(n)
             }
@@ -382,7 +382,7 @@ pub async fn scale_out(
             Ok::<_, sqlx::Error>((
                 count(&run.accepted_ids).await?,
                 count(&run.uncertain_ids).await?,
-                bench::count_errors(&db, project).await?,
+                seed::count_errors(&db, project).await?,
             ))
         };
         let (accepted_stored, uncertain_stored, total) = match checked.await {

@@ -18,6 +18,7 @@ mod faults;
 mod http;
 mod load;
 mod reads;
+mod seed;
 mod sys;
 
 use events::{MEDIUM, SMALL, Target};

@@ -4,8 +4,8 @@
 //! cached).
 
 use crate::http::{Conn, request};
+use crate::seed;
 use crate::{Report, percentile};
-use faultline::server::db::bench;
 use serde_json::json;
 use std::time::Instant;
 
@@ -25,7 +25,7 @@ pub async fn run(addr: &str, database_url: &str, report: &mut Report) {
     };
     println!("reads: seeding {ERRORS} errors in {ISSUES} issues…");
     let t = Instant::now();
-    let project = match bench::seed_project(&db, "bench-reads", KEY, ISSUES, ERRORS).await {
+    let project = match seed::seed_project(&db, "bench-reads", KEY, ISSUES, ERRORS).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("bench: reads skipped, seeding failed: {e}");
@@ -33,7 +33,7 @@ pub async fn run(addr: &str, database_url: &str, report: &mut Report) {
         }
     };
     let seeded_in = t.elapsed().as_secs_f64();
-    let busiest = bench::busiest_issue(&db, project).await.ok().flatten().unwrap_or(1);
+    let busiest = seed::busiest_issue(&db, project).await.ok().flatten().unwrap_or(1);
     let day_ago = (chrono::Utc::now() - chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let issue_shapes = [
         String::new(),

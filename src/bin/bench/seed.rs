@@ -1,7 +1,8 @@
-//! Queries the load generator (`src/bin/bench`) needs beyond the API: seeding a large synthetic
-//! project in one statement per table, and checking which events were stored.
+//! The load generator's own queries beyond the API (kept out of the product's `server::db`):
+//! seeding a large synthetic project in one statement per table, and checking which events were
+//! stored.
 
-use crate::model::ProjectId;
+use faultline::model::ProjectId;
 use uuid::Uuid;
 
 /// Creates project `name` with REST key `api_key`, `issues` issues and `errors` errors spread
@@ -16,8 +17,8 @@ pub async fn seed_project(
     issues: i64,
     errors: i64,
 ) -> sqlx::Result<ProjectId> {
-    let project = super::projects::insert(db, name).await?.id;
-    super::api_keys::ensure(db, project, "bench", api_key).await?;
+    let project = faultline::server::db::projects::insert(db, name).await?.id;
+    faultline::server::db::api_keys::ensure(db, project, "bench", api_key).await?;
     sqlx::query(
         "INSERT INTO issues (project_id, fingerprint, title, culprit, level, status, first_seen, last_seen, event_count)
          SELECT $1, md5('seed-' || g), 'Error' || (g % 25) || ': order failed in step ' || g,

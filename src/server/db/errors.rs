@@ -42,7 +42,7 @@ impl TryFrom<ErrorRow> for ErrorEvent {
         // A document that cannot be read degrades this error only: it is shown without the
         // parts the document held, saying why, and every other row of a list still comes back.
         if let Some(stored) = &r.detail
-            && let Err(e) = super::detail::merge_into(&mut context, stored)
+            && let Err(e) = crate::server::detail::merge_into(&mut context, stored)
         {
             tracing::warn!(error.id = %r.id, error = %e, "stored detail unreadable; shown without it");
             if let Some(ctx) = context.as_object_mut() {

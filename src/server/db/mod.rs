@@ -2,8 +2,6 @@
 
 pub mod api_keys;
 pub mod batch;
-pub mod bench;
-pub mod detail;
 pub mod errors;
 pub mod issues;
 pub mod projects;

@@ -27,13 +27,9 @@ fn header_pairs(value: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or("")).unwrap_or_default()
-}
-
 /// Reads every request-level source; 401 when two of them disagree on the key.
 pub fn request_auth(headers: &HeaderMap, query: Option<&str>) -> Result<RequestAuth, IngestError> {
-    let mut sources: Vec<Vec<(String, String)>> = vec![query_pairs(query)];
+    let mut sources: Vec<Vec<(String, String)>> = vec![crate::model::query_pairs(query.unwrap_or("")).collect()];
     if let Some(v) = headers.get("x-sentry-auth").and_then(|v| v.to_str().ok()) {
         sources.push(header_pairs(v));
     }

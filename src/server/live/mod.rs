@@ -3,66 +3,20 @@
 //! messages out to its Server-Sent-Events clients (`GET /live`), so updates reach every browser
 //! whichever instance it is connected to.
 
-use super::error::ServerError;
-use super::state::AppState;
+pub mod hub;
+
+pub use hub::LiveHub;
+
 use crate::model::{IssueId, LiveUpdate, ProjectId};
+use crate::server::error::ServerError;
+use crate::server::state::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use deadpool_redis::redis;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, watch};
-
-/// The process's fan-out of update messages (JSON text), cheap to clone.
-#[derive(Clone)]
-pub struct LiveHub {
-    tx: broadcast::Sender<Arc<str>>,
-}
-
-impl Default for LiveHub {
-    fn default() -> Self {
-        Self { tx: broadcast::channel(256).0 }
-    }
-}
-
-impl LiveHub {
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
-        self.tx.subscribe()
-    }
-
-    /// Forwards the Redis channel to the hub until `shutdown`, reconnecting after failures.
-    pub async fn run(self, redis_url: String, channel: String, mut shutdown: watch::Receiver<bool>) {
-        while !*shutdown.borrow() {
-            let session = async {
-                let client = redis::Client::open(redis_url.as_str())?;
-                let mut pubsub = client.get_async_pubsub().await?;
-                pubsub.subscribe(&channel).await?;
-                let mut messages = pubsub.on_message();
-                while let Some(msg) = messages.next().await {
-                    if let Ok(text) = msg.get_payload::<String>() {
-                        // No receivers is fine: nobody is watching.
-                        let _ = self.tx.send(text.into());
-                    }
-                }
-                Ok::<(), redis::RedisError>(())
-            };
-            tokio::select! {
-                result = session => {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "live updates: Redis subscription lost; retrying");
-                    }
-                }
-                _ = shutdown.changed() => break,
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.changed() => break,
-            }
-        }
-    }
-}
+use tokio::sync::broadcast;
 
 /// `GET /live`: the update stream of the dashboard (event `update`, data a `LiveUpdate`); it ends
 /// when the server shuts down, so open dashboards never hold the shutdown up.

@@ -1,8 +1,8 @@
 //! REST authentication: the `X-API-Key` header, resolved to its project through the key cache
-//! (`keys`), so most requests never touch PostgreSQL to authenticate.
+//! (`server::keys`), so most requests never touch PostgreSQL to authenticate.
 
-use super::state::AppState;
 use crate::model::ProjectId;
+use crate::server::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
@@ -11,10 +11,10 @@ use axum::http::request::Parts;
 pub struct ApiProject(pub ProjectId);
 
 impl FromRequestParts<AppState> for ApiProject {
-    type Rejection = super::rest::error::ApiError;
+    type Rejection = super::error::ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        use super::rest::error::ApiError;
+        use super::error::ApiError;
         let key = parts
             .headers
             .get("x-api-key")
@@ -22,7 +22,7 @@ impl FromRequestParts<AppState> for ApiProject {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or(ApiError::Unauthorized("missing X-API-Key header"))?;
-        let client = super::auth_failures::ClientAddr::of(parts);
+        let client = crate::server::auth_failures::ClientAddr::of(parts);
         let freshness = state.settings.key_freshness();
         if let Some(retry_after) = state.auth_failures.blocked(client) {
             return match state.keys.known_api_key(key, freshness) {

@@ -1,10 +1,10 @@
 //! `/api/errors`: report an error (onto the queue), list, read, resolve and delete errors.
 
+use super::auth::ApiProject;
 use super::error::ApiError;
 use super::params::ListQuery;
 use super::{cached_json, read_json_body};
 use crate::model::{ErrorId, ErrorList, IssueStatus, Level, Source};
-use crate::server::auth::ApiProject;
 use crate::server::error::ServerError;
 use crate::server::queue::{QueuedEntry, QueuedError};
 use crate::server::state::AppState;

@@ -1,10 +1,10 @@
 //! `/api/issues`: list, read and triage issues, and list an issue's errors.
 
+use super::auth::ApiProject;
 use super::cached_json;
 use super::error::ApiError;
 use super::params::ListQuery;
 use crate::model::{ErrorList, IssueId, IssueList, IssueStatus};
-use crate::server::auth::ApiProject;
 use crate::server::state::AppState;
 use crate::server::{db, live};
 use axum::Json;

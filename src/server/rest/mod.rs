@@ -3,6 +3,7 @@
 //! `POST /api/errors` only validates and queues; everything else reads PostgreSQL, with list and
 //! stats answers cached in Redis (`X-Cache: hit|miss`).
 
+pub mod auth;
 pub mod error;
 mod errors;
 mod health;
@@ -12,7 +13,6 @@ mod projects;
 mod stats;
 
 pub use errors::{NewErrorInput, validate};
-pub use projects::dsn;
 
 use super::error::ServerError;
 use super::state::AppState;

@@ -52,8 +52,7 @@ impl ListQuery {
     /// Parses `limit, offset, level, source, resolved, status, issue_id, environment, release,
     /// q, since, until, sort`; empty values count as absent, unknown names are ignored.
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
-            .map_err(|_| ApiError::invalid("query", "the query string is not valid URL encoding"))?;
+        let pairs: Vec<(String, String)> = crate::model::query_pairs(raw.unwrap_or("")).collect();
         let mut filter = Filter::default();
         let mut page = Page::default();
         let mut sort = IssueSort::default();

@@ -1,8 +1,8 @@
 //! `GET /api/stats`: the project's totals (cached; see `X-Cache`).
 
+use super::auth::ApiProject;
 use super::cached_json;
 use super::error::ApiError;
-use crate::server::auth::ApiProject;
 use crate::server::db;
 use crate::server::state::AppState;
 use axum::extract::State;

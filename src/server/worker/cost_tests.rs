@@ -4,7 +4,7 @@
 //! to 1 MiB, and a regression test covers each amplification once found.
 
 use super::sentry;
-use crate::server::db::detail;
+use crate::server::detail;
 use crate::server::worker::limits;
 use chrono::Utc;
 use proptest::prelude::*;

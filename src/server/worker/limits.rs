@@ -37,7 +37,7 @@ pub const BREADCRUMBS: usize = 100;
 /// Tags kept (the first ones).
 pub const TAGS: usize = 256;
 /// The JSON of an SDK event's detail document (`errors.detail`, before compression), in bytes;
-/// past it the document is trimmed (see `db::detail`).
+/// past it the document is trimmed (see `server::detail`).
 pub const DETAIL: usize = 2 * 1024 * 1024;
 
 /// `s` cut to at most `max` characters, on a character boundary; costs at most `max` steps.

@@ -404,7 +404,7 @@ fn sentry_to_new_error(q: QueuedEvent, raw: &[u8]) -> NewError {
         crate::server::strip_nul_in(&mut event);
     }
     let (mut n, rest) = sentry::normalize_owned(event, q.received_at);
-    let detail = crate::server::db::detail::split(&mut n.context, rest);
+    let detail = crate::server::detail::split(&mut n.context, rest);
     NewError {
         id: q.id,
         project_id: q.project_id,
