@@ -6,7 +6,8 @@
 #   scripts/bench.sh                  one server: throughput, latency, time to visible, reads, memory
 #   scripts/bench.sh --instances 3    three servers sharing PostgreSQL and Redis; one is SIGKILLed
 #
-# FAULTLINE_BENCH_SECONDS (default 60) sets each load phase's length; FAULTLINE_BENCH_SOAK_SECONDS
+# FAULTLINE_BENCH_SECONDS (default 60) sets each load phase's length (the overload phase's:
+# FAULTLINE_BENCH_OVERLOAD_SECONDS, default 300); FAULTLINE_BENCH_SOAK_SECONDS
 # (default 0: skipped) adds a memory soak at FAULTLINE_BENCH_SOAK_RATE events/s (default 2000);
 # FAULTLINE_BENCH_PHASES (e.g. small,reads) runs only the phases named: small, medium, latency,
 # visible, reads, overload, ceiling, faults (the fault phase: PostgreSQL cut, Redis restarted).
@@ -38,6 +39,7 @@ sleep 2 # let the server settle before the idle memory reading
 "$target_dir/bench/release/bench" --url "$base_urls" --pid "$(IFS=,; echo "${servers[*]}")" \
   --seconds "${FAULTLINE_BENCH_SECONDS:-60}" --database-url "$database_url" \
   --soak-seconds "${FAULTLINE_BENCH_SOAK_SECONDS:-0}" --soak-rate "${FAULTLINE_BENCH_SOAK_RATE:-2000}" \
+  --overload-seconds "${FAULTLINE_BENCH_OVERLOAD_SECONDS:-300}" \
   --out "$(cd "$target_dir" && pwd)/$name-results.json" ${FAULTLINE_BENCH_PHASES:+--phases "$FAULTLINE_BENCH_PHASES"}
 
 # The fault phase (with every phase, or when named): a server of its own over a fresh database,

@@ -9,7 +9,7 @@
 //! stored exactly once.
 //!
 //! Usage: bench --url URL[,URL…] --pid PID[,PID…] [--seconds 60] [--database-url URL]
-//!              [--soak-seconds 0] [--soak-rate 2000] [--out file.json]
+//!              [--soak-seconds 0] [--soak-rate 2000] [--overload-seconds 300] [--out file.json]
 //!        bench --faults-server BIN --database-url URL --redis-url URL [--out file.json]
 //!              (the fault phase: starts BIN itself behind fault proxies; see `faults`)
 
@@ -40,6 +40,8 @@ struct Args {
     database_url: Option<String>,
     soak_seconds: u64,
     soak_rate: u64,
+    /// Length of the overload phase (`--overload-seconds`, default 300).
+    overload_seconds: u64,
     out: Option<String>,
     /// The phases to run (`--phases small,reads`); all when absent.
     phases: Option<Vec<String>>,
@@ -72,6 +74,7 @@ fn parse_args() -> Args {
         database_url: arg("--database-url"),
         soak_seconds: arg("--soak-seconds").and_then(|s| s.parse().ok()).unwrap_or(0),
         soak_rate: arg("--soak-rate").and_then(|s| s.parse().ok()).unwrap_or(2000),
+        overload_seconds: arg("--overload-seconds").and_then(|s| s.parse().ok()).unwrap_or(300),
         out: arg("--out"),
         phases: arg("--phases").map(|p| p.split(',').map(str::to_owned).collect()),
     }
@@ -300,10 +303,11 @@ async fn main() {
     report.finish(args.out.as_deref());
 }
 
-/// Overload: twice the closed loop's connections of medium events for half a phase, mixed with
-/// compression bombs and garbage; then how long the server takes to store the backlog.
+/// Overload: twice the closed loop's connections of medium events at full speed (well past what
+/// the worker stores) for `--overload-seconds`, mixed with compression bombs and garbage; then
+/// how long the server takes to store the backlog.
 async fn overload(args: &Args, target: &Target, report: &mut Report) {
-    let seconds = (args.seconds / 2).max(10);
+    let seconds = args.overload_seconds.max(10);
     println!("overload: {} connections of medium events with bombs and garbage for {seconds} s…", CONNECTIONS * 2);
     let addr = &args.urls[0];
     let before = stored_total(addr).await;
