@@ -1,6 +1,7 @@
 //! Everything that runs only on the server: configuration, state, PostgreSQL, Redis, the REST
 //! API, and the worker.
 
+pub mod accounts;
 pub mod auth_failures;
 pub mod cache;
 pub mod clock;
