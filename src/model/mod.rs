@@ -10,6 +10,7 @@ mod project;
 mod query;
 mod settings;
 mod stats;
+mod user;
 
 pub use error::AppError;
 pub use error_event::{ErrorEvent, ErrorList, Level, ParseEnumError, Source};
@@ -21,3 +22,4 @@ pub use project::{Project, ProjectList, dsn};
 pub use query::{IssueQuery, PER_PAGE, Period, query_pairs};
 pub use settings::{ApiKeyInfo, NewApiKey, ProjectSettings};
 pub use stats::{ByLevel, BySource, IssueCounts, Stats};
+pub use user::{InstanceRole, ProjectRole, UserId};

@@ -65,6 +65,10 @@ pub struct Settings {
     /// `FAULTLINE_SPOOL_MAX_BYTES`, default 1073741824 (1 GiB; 0: no spool, so ingest answers 503
     /// while Redis is down): past it, ingest answers 429 until Redis is back.
     pub spool_max_bytes: u64,
+    /// `FAULTLINE_ADMIN_EMAIL` and `FAULTLINE_ADMIN_PASSWORD` (unset by default; both or
+    /// neither): an instance admin made sure to exist with this password at every start.
+    pub admin_email: Option<String>,
+    pub admin_password: Option<Secret>,
 }
 
 /// The development default of `FAULTLINE_API_KEY`.
@@ -129,6 +133,8 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(parsed("FAULTLINE_SHUTDOWN_TIMEOUT_SECS", 10)?),
             spool_dir: Some(var("FAULTLINE_SPOOL_DIR").unwrap_or_else(|| ".data/spool".into()).into()),
             spool_max_bytes: parsed("FAULTLINE_SPOOL_MAX_BYTES", 1 << 30)?,
+            admin_email: var("FAULTLINE_ADMIN_EMAIL").map(|e| e.trim().to_owned()),
+            admin_password: std::env::var("FAULTLINE_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()).map(Secret),
         })
     }
 
@@ -158,6 +164,8 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(10),
             spool_dir: None,
             spool_max_bytes: 1 << 30,
+            admin_email: None,
+            admin_password: None,
         }
     }
 }
@@ -203,8 +211,9 @@ mod tests {
         let mut s = Settings::for_tests("postgres://app:pg-password@db/faultline", "p");
         s.redis_url = Secret::new("redis://:redis-password@cache:6379");
         s.bootstrap_api_key = Secret::new("live-api-key-123");
+        s.admin_password = Some(Secret::new("admin-password-456"));
         let printed = format!("{s:?} {s:#?}");
-        for secret in ["pg-password", "redis-password", "live-api-key-123"] {
+        for secret in ["pg-password", "redis-password", "live-api-key-123", "admin-password-456"] {
             assert!(!printed.contains(secret), "{secret} printed: {printed}");
         }
         assert!(printed.contains("[redacted]"));

@@ -60,11 +60,40 @@ pub async fn prepare(state: &AppState) -> Result<Prepared, ServerError> {
         state.settings.bootstrap_api_key.expose(),
     )
     .await?;
+    ensure_admin(state).await?;
     state.queue.ensure_group().await?;
     Ok(Prepared {
         project_id: project.id.get(),
         dsn: crate::model::dsn(&state.settings.public_url, &project.public_key, project.id),
     })
+}
+
+/// Makes sure the admin of `FAULTLINE_ADMIN_EMAIL` exists with `FAULTLINE_ADMIN_PASSWORD` (both
+/// or neither must be set; a bad value stops the start with the reason).
+async fn ensure_admin(state: &AppState) -> Result<(), ServerError> {
+    let settings = &state.settings;
+    let (email, password) = match (&settings.admin_email, &settings.admin_password) {
+        (None, None) => return Ok(()),
+        (Some(email), Some(password)) => (email, password),
+        _ => {
+            return Err(ServerError::Other(
+                "set both FAULTLINE_ADMIN_EMAIL and FAULTLINE_ADMIN_PASSWORD, or neither".into(),
+            ));
+        }
+    };
+    let looks_like_email = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(char::is_whitespace);
+    if !looks_like_email {
+        return Err(ServerError::Other(format!("FAULTLINE_ADMIN_EMAIL {email:?} is not an email address")));
+    }
+    let hash = state
+        .passwords
+        .hash(password.expose())
+        .await
+        .map_err(|e| ServerError::Other(format!("FAULTLINE_ADMIN_PASSWORD: {e}")))?;
+    db::users::ensure_admin(&state.db, email, &hash).await?;
+    Ok(())
 }
 
 /// Serves on `listener` until Ctrl-C or SIGTERM; see `serve_until`.

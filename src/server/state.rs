@@ -26,6 +26,8 @@ pub struct AppState {
     pub spool: Option<super::spool::Spool>,
     pub cache: Cache,
     pub keys: KeyCache,
+    /// Password hashing, a few at a time off the async threads.
+    pub passwords: super::accounts::password::Hasher,
     /// Ingest's memory budget and decoding pool.
     pub budget: super::ingest::budget::Budget,
     /// The time caches and limits read (tests move it forward).
@@ -110,6 +112,7 @@ impl AppState {
         };
         Ok(Self {
             spool,
+            passwords: super::accounts::password::Hasher::new((settings.ingest_cpu_tasks / 2).max(1)),
             budget: super::ingest::budget::Budget::new(settings.ingest_max_bytes_in_flight, settings.ingest_cpu_tasks),
             auth_failures: super::auth_failures::AuthFailures::new(settings.auth_failures_per_minute, clock.clone()),
             keys: KeyCache::new(clock.clone()),

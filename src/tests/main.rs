@@ -2,6 +2,7 @@
 //! (`#[sqlx::test]`) and its own Redis key prefix.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+mod accounts;
 mod dashboard;
 mod faults;
 mod health;

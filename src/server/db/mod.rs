@@ -7,6 +7,7 @@ pub mod issues;
 pub mod projects;
 pub mod search;
 pub mod stats;
+pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::time::Duration;
