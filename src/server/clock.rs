@@ -14,6 +14,12 @@ impl Clock {
         Instant::now() + Duration::from_millis(self.0.load(Ordering::SeqCst))
     }
 
+    /// The wall-clock time on this clock (what session expiry compares with).
+    pub fn wall(&self) -> chrono::DateTime<chrono::Utc> {
+        let offset = chrono::Duration::milliseconds(i64::try_from(self.0.load(Ordering::SeqCst)).unwrap_or(i64::MAX));
+        chrono::Utc::now() + offset
+    }
+
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, by: Duration) {
         self.0.fetch_add(u64::try_from(by.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);

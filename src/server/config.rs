@@ -69,6 +69,10 @@ pub struct Settings {
     /// neither): an instance admin made sure to exist with this password at every start.
     pub admin_email: Option<String>,
     pub admin_password: Option<Secret>,
+    /// `FAULTLINE_SESSION_IDLE_DAYS`, default 7: a session unused this long has ended.
+    pub session_idle: Duration,
+    /// `FAULTLINE_SESSION_MAX_DAYS`, default 30: a session ends this long after its sign-in.
+    pub session_lifetime: Duration,
 }
 
 /// The development default of `FAULTLINE_API_KEY`.
@@ -135,6 +139,8 @@ impl Settings {
             spool_max_bytes: parsed("FAULTLINE_SPOOL_MAX_BYTES", 1 << 30)?,
             admin_email: var("FAULTLINE_ADMIN_EMAIL").map(|e| e.trim().to_owned()),
             admin_password: std::env::var("FAULTLINE_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()).map(Secret),
+            session_idle: Duration::from_secs(parsed::<u64>("FAULTLINE_SESSION_IDLE_DAYS", 7)?.max(1) * 86_400),
+            session_lifetime: Duration::from_secs(parsed::<u64>("FAULTLINE_SESSION_MAX_DAYS", 30)?.max(1) * 86_400),
         })
     }
 
@@ -166,6 +172,8 @@ impl Settings {
             spool_max_bytes: 1 << 30,
             admin_email: None,
             admin_password: None,
+            session_idle: Duration::from_secs(7 * 86_400),
+            session_lifetime: Duration::from_secs(30 * 86_400),
         }
     }
 }

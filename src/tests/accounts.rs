@@ -55,3 +55,65 @@ async fn a_start_with_half_or_bad_admin_settings_stops_with_the_reason(pool: PgP
     }
     assert!(db::users::find_by_email(&app.state.db, "ops@example.com").await.unwrap().is_none());
 }
+
+async fn admin(app: &TestApp) -> faultline::model::UserId {
+    let hash = app.state.passwords.hash("a long enough password").await.unwrap();
+    db::users::ensure_admin(&app.state.db, "admin@example.com", &hash).await.unwrap()
+}
+
+#[sqlx::test]
+async fn a_session_lives_until_it_idles_out_or_reaches_its_lifetime(pool: PgPool) {
+    use faultline::server::accounts::session;
+    use std::time::Duration;
+    let app = TestApp::spawn(pool).await;
+    let user = admin(&app).await;
+    let token = session::start(&app.state, user, Some("192.0.2.1"), Some("test")).await.unwrap();
+    assert_ne!(
+        token.expose(),
+        session::start(&app.state, user, None, None).await.unwrap().expose(),
+        "a new token at every sign-in"
+    );
+    let found = session::user_of(&app.state, token.expose()).await.unwrap().expect("live");
+    assert_eq!((found.user, found.role), (user, InstanceRole::Admin));
+    assert!(session::user_of(&app.state, "fls_not-a-token").await.unwrap().is_none());
+    // The server keeps only the token's hash.
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT token_hash FROM sessions LIMIT 1").fetch_one(&app.state.db).await.unwrap();
+    assert_eq!(stored.len(), 32);
+    assert!(!String::from_utf8_lossy(&stored).contains(token.expose()));
+
+    // Used every six days, it stays alive past the idle timeout of seven…
+    let day = Duration::from_secs(86_400);
+    for _ in 0..4 {
+        app.state.clock.advance(6 * day);
+        assert!(session::user_of(&app.state, token.expose()).await.unwrap().is_some());
+    }
+    // …until its absolute lifetime of 30 days from the sign-in.
+    app.state.clock.advance(6 * day + Duration::from_secs(1));
+    assert!(session::user_of(&app.state, token.expose()).await.unwrap().is_none(), "past 30 days");
+
+    // Unused for more than seven days, a fresh one ends too.
+    let idle = session::start(&app.state, user, None, None).await.unwrap();
+    app.state.clock.advance(7 * day + Duration::from_secs(61));
+    assert!(session::user_of(&app.state, idle.expose()).await.unwrap().is_none(), "idle for 7 days");
+}
+
+#[sqlx::test]
+async fn ending_sessions_works_at_once_and_a_deactivated_user_has_none(pool: PgPool) {
+    use faultline::server::accounts::session;
+    let app = TestApp::spawn(pool).await;
+    let user = admin(&app).await;
+    let (a, b, c) = (
+        session::start(&app.state, user, None, None).await.unwrap(),
+        session::start(&app.state, user, None, None).await.unwrap(),
+        session::start(&app.state, user, None, None).await.unwrap(),
+    );
+    assert!(session::end(&app.state, a.expose()).await.unwrap());
+    assert!(session::user_of(&app.state, a.expose()).await.unwrap().is_none(), "signed out");
+    // A password change keeps the session making it and ends the others.
+    assert_eq!(session::end_others(&app.state, user, Some(b.expose())).await.unwrap(), 1);
+    assert!(session::user_of(&app.state, b.expose()).await.unwrap().is_some());
+    assert!(session::user_of(&app.state, c.expose()).await.unwrap().is_none());
+    sqlx::query("UPDATE users SET active = false WHERE id = $1").bind(user).execute(&app.state.db).await.unwrap();
+    assert!(session::user_of(&app.state, b.expose()).await.unwrap().is_none(), "deactivated");
+}

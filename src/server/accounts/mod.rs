@@ -1,5 +1,6 @@
-//! Accounts' building blocks: password hashing (`password`) and the secret tokens of sessions,
-//! invitations and personal API tokens (`token`).
+//! Accounts' building blocks: password hashing (`password`), dashboard sessions (`session`) and
+//! the secret tokens of sessions, invitations and personal API tokens (`token`).
 
 pub mod password;
+pub mod session;
 pub mod token;

@@ -6,6 +6,7 @@ pub mod errors;
 pub mod issues;
 pub mod projects;
 pub mod search;
+pub mod sessions;
 pub mod stats;
 pub mod users;
 
