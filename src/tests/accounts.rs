@@ -117,3 +117,31 @@ async fn ending_sessions_works_at_once_and_a_deactivated_user_has_none(pool: PgP
     sqlx::query("UPDATE users SET active = false WHERE id = $1").bind(user).execute(&app.state.db).await.unwrap();
     assert!(session::user_of(&app.state, b.expose()).await.unwrap().is_none(), "deactivated");
 }
+
+#[sqlx::test]
+async fn five_failures_for_one_email_or_twenty_from_one_address_block_sign_in_for_the_window(pool: PgPool) {
+    use faultline::server::accounts::throttle;
+    let app = TestApp::spawn(pool).await;
+    let s = &app.state;
+    for _ in 0..throttle::PER_EMAIL - 1 {
+        throttle::failed(s, "Victim@example.com", "198.51.100.1").await.unwrap();
+    }
+    assert_eq!(throttle::blocked(s, "victim@example.com", "198.51.100.9").await.unwrap(), None, "4 failures");
+    throttle::failed(s, "victim@example.com", "198.51.100.2").await.unwrap();
+    // The fifth failure blocks the account from every address, whatever the case of the email.
+    let wait = throttle::blocked(s, "VICTIM@example.com", "203.0.113.7").await.unwrap().expect("blocked");
+    assert!((1..=throttle::WINDOW_SECS).contains(&wait), "{wait}");
+    assert_eq!(throttle::blocked(s, "other@example.com", "203.0.113.7").await.unwrap(), None);
+
+    // One address trying many accounts is blocked after twenty failures.
+    for n in 0..throttle::PER_ADDRESS {
+        assert_eq!(throttle::blocked(s, &format!("u{n}@example.com"), "192.0.2.50").await.unwrap(), None);
+        throttle::failed(s, &format!("u{n}@example.com"), "192.0.2.50").await.unwrap();
+    }
+    assert!(throttle::blocked(s, "fresh@example.com", "192.0.2.50").await.unwrap().is_some());
+    assert_eq!(throttle::blocked(s, "fresh@example.com", "192.0.2.51").await.unwrap(), None);
+
+    // A success clears the account's count.
+    throttle::succeeded(s, "victim@example.com", "198.51.100.1").await.unwrap();
+    assert_eq!(throttle::blocked(s, "victim@example.com", "198.51.100.1").await.unwrap(), None);
+}
