@@ -54,13 +54,27 @@ struct Inner {
     /// The spool's thread, joined when the last handle goes (so the directory's lock is free
     /// again once `Spool` is dropped).
     thread: Option<std::thread::JoinHandle<()>>,
-    /// Bytes (records with their headers) appended or being appended and not yet replayed.
-    held_bytes: AtomicU64,
-    /// Entries likewise: while it is above zero, new entries go to the spool.
-    held_entries: AtomicU64,
+    held: Arc<Held>,
     max_bytes: u64,
     /// Wakes the replayer after an append.
     appended: Notify,
+}
+
+/// What the spool holds, shared by the handles and the spool's thread (which gives back what a
+/// failed append reserved, and what a saved replay position leaves behind).
+#[derive(Default)]
+struct Held {
+    /// Bytes (records with their headers) appended or being appended and not yet replayed.
+    bytes: AtomicU64,
+    /// Entries likewise: while it is above zero, new entries go to the spool.
+    entries: AtomicU64,
+}
+
+impl Held {
+    fn release(&self, entries: u64, bytes: u64) {
+        self.entries.fetch_sub(entries, Ordering::SeqCst);
+        self.bytes.fetch_sub(bytes, Ordering::SeqCst);
+    }
 }
 
 /// A place in the spool: a segment and a byte offset in it.
@@ -88,7 +102,7 @@ pub struct SpoolLoad {
 enum Command {
     Append(Vec<u8>, oneshot::Sender<io::Result<()>>),
     Read(oneshot::Sender<io::Result<Batch>>),
-    Commit(Position, oneshot::Sender<io::Result<()>>),
+    Commit { to: Position, entries: u64, bytes: u64, reply: oneshot::Sender<io::Result<()>> },
 }
 
 impl Spool {
@@ -106,36 +120,29 @@ impl Spool {
         Err(spool_error(base, io::Error::other(format!("all {SLOTS} slots are held by other processes"))))
     }
 
-    fn start(dir: &Path, (files, entries, bytes): (Files, u64, u64), max_bytes: u64) -> Result<Self, ServerError> {
+    fn start(dir: &Path, (mut files, entries, bytes): (Files, u64, u64), max_bytes: u64) -> Result<Self, ServerError> {
         if entries > 0 {
             tracing::warn!(entries, bytes, dir = %dir.display(), "the spool holds entries from an earlier run; replaying them once Redis answers");
         }
+        let held = Arc::new(Held { bytes: AtomicU64::new(bytes), entries: AtomicU64::new(entries) });
+        files.held = held.clone();
         let (commands, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("faultline-spool".into())
             .spawn(move || files.serve(rx))
             .map_err(|e| spool_error(dir, e))?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                commands,
-                thread: Some(thread),
-                held_bytes: AtomicU64::new(bytes),
-                held_entries: AtomicU64::new(entries),
-                max_bytes,
-                appended: Notify::new(),
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { commands, thread: Some(thread), held, max_bytes, appended: Notify::new() }) })
     }
 
     /// True while nothing waits in the spool (so ingest may append to the stream directly).
     pub fn is_empty(&self) -> bool {
-        self.inner.held_entries.load(Ordering::SeqCst) == 0
+        self.inner.held.entries.load(Ordering::SeqCst) == 0
     }
 
     pub fn load(&self) -> SpoolLoad {
         SpoolLoad {
-            entries: self.inner.held_entries.load(Ordering::SeqCst),
-            bytes: self.inner.held_bytes.load(Ordering::SeqCst),
+            entries: self.inner.held.entries.load(Ordering::SeqCst),
+            bytes: self.inner.held.bytes.load(Ordering::SeqCst),
             max_bytes: self.inner.max_bytes,
         }
     }
@@ -144,27 +151,29 @@ impl Spool {
     pub async fn append(&self, entry: Vec<u8>) -> Result<(), ServerError> {
         let size = entry.len() as u64 + HEADER;
         let inner = &self.inner;
-        let before = inner.held_bytes.fetch_add(size, Ordering::SeqCst);
+        if entry.is_empty() {
+            return Err(ServerError::Spool(io::Error::new(io::ErrorKind::InvalidInput, "an empty entry")));
+        }
+        let before = inner.held.bytes.fetch_add(size, Ordering::SeqCst);
         if before + size > inner.max_bytes {
-            inner.held_bytes.fetch_sub(size, Ordering::SeqCst);
+            inner.held.bytes.fetch_sub(size, Ordering::SeqCst);
             return Err(ServerError::SpoolFull);
         }
-        inner.held_entries.fetch_add(1, Ordering::SeqCst);
+        inner.held.entries.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = oneshot::channel();
-        let written = match inner.commands.send(Command::Append(entry, tx)) {
-            Ok(()) => rx.await.unwrap_or_else(|_| Err(io::Error::other("the spool thread stopped"))),
-            Err(_) => Err(io::Error::other("the spool thread stopped")),
-        };
-        match written {
-            Ok(()) => {
+        // From here the spool's thread owns the reservation: it gives it back if the write fails,
+        // even when this future is dropped before the answer.
+        if inner.commands.send(Command::Append(entry, tx)).is_err() {
+            inner.held.release(1, size);
+            return Err(ServerError::Spool(io::Error::other("the spool thread stopped")));
+        }
+        match rx.await {
+            Ok(Ok(())) => {
                 inner.appended.notify_one();
                 Ok(())
             }
-            Err(e) => {
-                inner.held_bytes.fetch_sub(size, Ordering::SeqCst);
-                inner.held_entries.fetch_sub(1, Ordering::SeqCst);
-                Err(ServerError::Spool(e))
-            }
+            Ok(Err(e)) => Err(ServerError::Spool(e)),
+            Err(_) => Err(ServerError::Spool(io::Error::other("the spool thread stopped"))),
         }
     }
 
@@ -177,10 +186,8 @@ impl Spool {
     /// Marks `batch` as replayed: its space is given back and it is never read again.
     pub async fn commit(&self, batch: Batch) -> Result<(), ServerError> {
         let (tx, rx) = oneshot::channel();
-        self.call(Command::Commit(batch.end, tx), rx).await?;
-        self.inner.held_bytes.fetch_sub(batch.bytes, Ordering::SeqCst);
-        self.inner.held_entries.fetch_sub(batch.entries.len() as u64, Ordering::SeqCst);
-        Ok(())
+        let (entries, bytes) = (batch.entries.len() as u64, batch.bytes);
+        self.call(Command::Commit { to: batch.end, entries, bytes, reply: tx }, rx).await
     }
 
     async fn call<T>(&self, command: Command, rx: oneshot::Receiver<io::Result<T>>) -> Result<T, ServerError> {
@@ -268,6 +275,8 @@ struct Files {
     cursor: Position,
     /// The segment being replayed, open, and the offset its file position is at.
     reader: Option<(u64, File, u64)>,
+    /// The counters the handles read (given back here on a failed append and a saved commit).
+    held: Arc<Held>,
     /// Held for the life of the thread: the directory's lock.
     _lock: File,
 }
@@ -312,9 +321,18 @@ impl Files {
         {
             cursor = Position { segment: first, offset: 0 };
         }
-        let next_segment = segments.keys().next_back().map_or(cursor.segment, |last| last + 1).max(cursor.segment);
-        let files =
-            Self { dir: dir.to_owned(), segments, active: None, next_segment, cursor, reader: None, _lock: lock };
+        let next_segment =
+            segments.keys().next_back().map_or(cursor.segment, |last| last.saturating_add(1)).max(cursor.segment);
+        let files = Self {
+            dir: dir.to_owned(),
+            segments,
+            active: None,
+            next_segment,
+            cursor,
+            reader: None,
+            held: Arc::default(),
+            _lock: lock,
+        };
         Ok((files, entries, bytes))
     }
 
@@ -342,6 +360,10 @@ impl Files {
                     }
                     let (entries, replies): (Vec<_>, Vec<_>) = run.into_iter().unzip();
                     let result = self.append(&entries);
+                    if result.is_err() {
+                        let bytes = entries.iter().map(|e| e.len() as u64 + HEADER).sum();
+                        self.held.release(entries.len() as u64, bytes);
+                    }
                     for reply in replies {
                         let _ = reply.send(match &result {
                             Ok(()) => Ok(()),
@@ -352,8 +374,8 @@ impl Files {
                 Command::Read(reply) => {
                     let _ = reply.send(self.read(REPLAY_ENTRIES, REPLAY_BYTES));
                 }
-                Command::Commit(to, reply) => {
-                    let _ = reply.send(self.commit(to));
+                Command::Commit { to, entries, bytes, reply } => {
+                    let _ = reply.send(self.commit(to, entries, bytes));
                 }
             }
             if next.is_none() {
@@ -369,10 +391,10 @@ impl Files {
         if full {
             let seq = self.next_segment;
             let file = OpenOptions::new().create_new(true).append(true).open(segment_path(&self.dir, seq))?;
-            File::open(&self.dir)?.sync_all()?;
-            self.next_segment += 1;
+            self.next_segment = seq.saturating_add(1);
             self.segments.insert(seq, 0);
             self.active = Some((seq, file));
+            File::open(&self.dir)?.sync_all()?;
         }
         let Some((seq, file)) = self.active.as_mut() else {
             return Err(io::Error::other("no active segment"));
@@ -389,8 +411,10 @@ impl Files {
         let valid = self.segments.get(seq).copied().unwrap_or(0);
         let written = file.write_all(&buf).and_then(|()| file.sync_data());
         if let Err(e) = written {
-            // Nothing of this run was answered: take it back so the segment stays whole.
-            let _ = file.set_len(valid);
+            // Nothing of this run was answered: take it back, and append to a fresh segment from
+            // now on, so what this one holds past `valid` is never read as part of it.
+            let _ = file.set_len(valid).and_then(|()| file.sync_all());
+            self.active = None;
             return Err(e);
         }
         self.segments.insert(*seq, valid + buf.len() as u64);
@@ -405,7 +429,7 @@ impl Files {
             let len = match self.segments.get(&pos.segment) {
                 Some(&len) if pos.offset < len => len,
                 // At the end of a segment (or before the first): on to the next one, if any.
-                _ => match self.segments.range(pos.segment + 1..).next() {
+                _ => match self.segments.range(pos.segment.saturating_add(1)..).next() {
                     Some((&next, _)) => {
                         pos = Position { segment: next, offset: 0 };
                         continue;
@@ -426,8 +450,17 @@ impl Files {
                     &mut reader.insert((pos.segment, file, pos.offset)).1
                 }
             };
-            let Some(entry) = read_record(file, len - pos.offset)? else {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "a damaged record in the spool"));
+            let entry = match read_record(file, len - pos.offset) {
+                Ok(Some(entry)) => entry,
+                // The file's position is unknown now: the next read opens it again.
+                Ok(None) => {
+                    self.reader = None;
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "a damaged record in the spool"));
+                }
+                Err(e) => {
+                    self.reader = None;
+                    return Err(e);
+                }
             };
             let size = entry.len() as u64 + HEADER;
             pos.offset += size;
@@ -440,26 +473,30 @@ impl Files {
         Ok(Batch { entries, end: pos, bytes })
     }
 
-    /// Moves the cursor to `to`, saves it, and deletes the segments wholly behind it.
-    fn commit(&mut self, mut to: Position) -> io::Result<()> {
+    /// Moves the cursor to `to`, saves it, gives back the `entries` and `bytes` replayed, and
+    /// deletes the segments wholly behind it (best effort: `open` deletes what is left).
+    fn commit(&mut self, mut to: Position, entries: u64, bytes: u64) -> io::Result<()> {
         // A segment replayed to its end is done with (the active one too: the next append starts
         // a new segment), so the cursor moves past it.
         if self.segments.get(&to.segment).is_some_and(|len| to.offset >= *len) {
             if self.active.as_ref().is_some_and(|(seq, _)| *seq == to.segment) {
                 self.active = None;
             }
-            to = Position { segment: to.segment + 1, offset: 0 };
+            to = Position { segment: to.segment.saturating_add(1), offset: 0 };
             self.next_segment = self.next_segment.max(to.segment);
         }
         write_cursor(&self.dir, to)?;
         self.cursor = to;
+        self.held.release(entries, bytes);
         let behind: Vec<u64> = self.segments.range(..to.segment).map(|(seq, _)| *seq).collect();
         for seq in behind {
             self.segments.remove(&seq);
             if self.reader.as_ref().is_some_and(|(s, _, _)| *s == seq) {
                 self.reader = None;
             }
-            fs::remove_file(segment_path(&self.dir, seq))?;
+            if let Err(e) = fs::remove_file(segment_path(&self.dir, seq)) {
+                tracing::warn!(error = %e, segment = seq, "could not delete a replayed spool segment");
+            }
         }
         Ok(())
     }
@@ -475,7 +512,7 @@ fn read_record(file: &mut File, room: u64) -> io::Result<Option<Vec<u8>>> {
     file.read_exact(&mut header)?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
     let sum = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if len > MAX_RECORD || u64::from(len) > room - HEADER {
+    if len == 0 || len > MAX_RECORD || u64::from(len) > room - HEADER {
         return Ok(None);
     }
     let mut entry = vec![0; len as usize];
@@ -483,19 +520,24 @@ fn read_record(file: &mut File, room: u64) -> io::Result<Option<Vec<u8>>> {
     Ok((CHECKSUM.checksum(&entry) == sum).then_some(entry))
 }
 
-/// Walks a segment's records: answers the length of its valid prefix, and the entries and bytes
-/// at or after `from`.
+/// Walks a segment's records from `from` (the cursor, in its segment; what lies before it is
+/// replayed and not looked at): answers where its valid records end, and their entries and bytes.
 fn scan(file: &mut File, from: u64) -> io::Result<(u64, u64, u64)> {
     let size = file.metadata()?.len();
+    if from >= size {
+        return Ok((size, 0, 0));
+    }
+    file.seek(SeekFrom::Start(from))?;
     let mut reader = io::BufReader::new(&mut *file);
-    let (mut pos, mut entries, mut bytes) = (0u64, 0, 0);
+    let (mut pos, mut entries, mut bytes) = (from, 0, 0);
     let mut header = [0u8; HEADER as usize];
     let mut body = Vec::new();
     while size - pos >= HEADER {
         reader.read_exact(&mut header)?;
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
         let sum = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        if len > MAX_RECORD || u64::from(len) > size - pos - HEADER {
+        // A zero length is never written: zeros are space a crash left unwritten.
+        if len == 0 || len > MAX_RECORD || u64::from(len) > size - pos - HEADER {
             break;
         }
         body.resize(len as usize, 0);
@@ -503,10 +545,8 @@ fn scan(file: &mut File, from: u64) -> io::Result<(u64, u64, u64)> {
         if CHECKSUM.checksum(&body) != sum {
             break;
         }
-        if pos >= from {
-            entries += 1;
-            bytes += u64::from(len) + HEADER;
-        }
+        entries += 1;
+        bytes += u64::from(len) + HEADER;
         pos += u64::from(len) + HEADER;
     }
     Ok((pos, entries, bytes))
@@ -517,8 +557,11 @@ fn segment_path(dir: &Path, seq: u64) -> PathBuf {
 }
 
 fn segment_number(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?;
-    name.strip_suffix(".seg")?.parse().ok()
+    let digits = path.file_name()?.to_str()?.strip_suffix(".seg")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 fn read_cursor(dir: &Path) -> io::Result<Option<Position>> {
@@ -669,6 +712,24 @@ mod tests {
         assert_eq!(spool.load().entries, 10);
         spool.append(entry(10)).await.unwrap();
         assert_eq!(drain(&spool).await, (0..11).map(entry).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn zeros_a_crash_left_at_the_end_are_not_read_as_entries() {
+        let dir = Dir::new();
+        let spool = Spool::open(&dir.0, 1 << 30).unwrap();
+        for i in 0..3 {
+            spool.append(entry(i)).await.unwrap();
+        }
+        drop(spool);
+        // The file grew, its data never reached the disk: zeros, which checksum as empty records.
+        let path = segment_path(&dir.0.join("slot-0"), 0);
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(&[0u8; 4096]).unwrap();
+
+        let spool = Spool::open(&dir.0, 1 << 30).unwrap();
+        assert_eq!(spool.load().entries, 3);
+        assert!(matches!(spool.append(Vec::new()).await, Err(ServerError::Spool(_))), "empty entries are refused");
+        assert_eq!(drain(&spool).await, (0..3).map(entry).collect::<Vec<_>>());
     }
 
     #[tokio::test]
