@@ -50,7 +50,6 @@ pub async fn trigger_backend_error() -> Result<(), AppError> {
         fingerprint: Some("faultline-backend-test-error".into()),
         platform: Some("rust".into()),
     };
-    let encoded = serde_json::to_vec(&QueuedEntry::Api(entry)).map_err(crate::server::error::ServerError::Encode)?;
-    crate::server::intake::hand_over(&st, encoded).await?;
+    crate::server::intake::hand_over_entry(&st, &QueuedEntry::Api(entry)).await?;
     Err(AppError::ServerFn(message))
 }

@@ -2,6 +2,7 @@
 //! cannot take them — and, to keep the order, for as long as the spool holds anything.
 
 use super::error::ServerError;
+use super::queue::QueuedEntry;
 use super::state::AppState;
 
 /// Whether an entry may be accepted now: `QueueFull` past the queue's bounds, `SpoolFull` when
@@ -22,6 +23,11 @@ pub async fn check_room(state: &AppState) -> Result<(), ServerError> {
             Err(e) => Err(e),
         },
     }
+}
+
+/// Queues one entry, encoding it first (ingest's Sentry path hands over events already encoded).
+pub async fn hand_over_entry(state: &AppState, entry: &QueuedEntry) -> Result<(), ServerError> {
+    hand_over(state, serde_json::to_vec(entry).map_err(ServerError::Encode)?).await
 }
 
 /// Queues one encoded entry: on the stream, or in the spool (see the module's doc). Returns once

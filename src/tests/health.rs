@@ -1,6 +1,6 @@
 //! `/health` reports PostgreSQL and Redis truthfully: 503 naming what is down, then recovery.
 
-use crate::helpers::{ChaosProxy, TestApp};
+use crate::helpers::{ChaosProxy, TestApp, redis_addr};
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -51,13 +51,6 @@ async fn health_is_ok_with_both_services_and_counts_the_queue_and_the_work_done(
     let (_, body) = health(&app).await;
     assert_eq!((&body["queue"]["pending"], &body["worker"]["processed"]), (&json!(0), &json!(1)));
     assert_eq!(body["queue"]["oldest_seconds"], Value::Null);
-}
-
-fn redis_addr() -> String {
-    std::env::var("REDIS_URL")
-        .ok()
-        .and_then(|u| u.strip_prefix("redis://").map(|s| s.trim_end_matches('/').to_owned()))
-        .unwrap_or_else(|| "127.0.0.1:6379".into())
 }
 
 #[sqlx::test]

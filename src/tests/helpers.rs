@@ -221,6 +221,14 @@ impl Drop for TestApp {
     }
 }
 
+/// `host:port` of the Redis the tests use (`REDIS_URL`), for a proxy in front of it.
+pub fn redis_addr() -> String {
+    std::env::var("REDIS_URL")
+        .ok()
+        .and_then(|u| u.strip_prefix("redis://").map(|s| s.trim_end_matches('/').to_owned()))
+        .unwrap_or_else(|| "127.0.0.1:6379".into())
+}
+
 /// A TCP proxy on 127.0.0.1 in front of a service; `cut` drops every connection and refuses new
 /// ones until `restore`.
 pub struct ChaosProxy {

@@ -194,11 +194,7 @@ async fn a_process_killed_with_a_full_spool_replays_it_when_started_again(pool: 
 
 #[sqlx::test]
 async fn a_full_spool_answers_429_with_retry_after_and_keeps_what_it_took(pool: PgPool) {
-    let redis_addr = std::env::var("REDIS_URL")
-        .ok()
-        .and_then(|u| u.strip_prefix("redis://").map(|s| s.trim_end_matches('/').to_owned()))
-        .unwrap_or_else(|| "127.0.0.1:6379".into());
-    let proxy = ChaosProxy::start(&redis_addr).await;
+    let proxy = ChaosProxy::start(&crate::helpers::redis_addr()).await;
     let app = TestApp::spawn_with(pool, |s| {
         s.redis_url = faultline::server::config::Secret::new(format!("redis://127.0.0.1:{}", proxy.port));
         s.spool_max_bytes = 4096;

@@ -143,21 +143,8 @@ pub async fn run(args: FaultArgs<'_>, report: &mut Report) {
     let project = faultline::model::ProjectId::new(project);
     tokio::time::sleep(Duration::from_secs(10)).await;
 
-    let pg_cut = Instant::now();
-    pg_proxy.cut();
-    tokio::time::sleep(PG_CUT).await;
-    pg_proxy.restore();
-    let pg_back = Instant::now();
-    let pg_recovery = stored_by(&db, project, &answers, pg_back).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-
-    let redis_cut = Instant::now();
-    redis_proxy.cut();
-    tokio::time::sleep(REDIS_DOWN).await;
-    redis_proxy.restore();
-    let redis_back = Instant::now();
-    let redis_recovery = stored_by(&db, project, &answers, redis_back).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (pg_cut, pg_back, pg_recovery) = outage(&pg_proxy, PG_CUT, &db, project, &answers).await;
+    let (redis_cut, redis_back, redis_recovery) = outage(&redis_proxy, REDIS_DOWN, &db, project, &answers).await;
 
     running.store(false, Ordering::SeqCst);
     for s in senders {
@@ -215,6 +202,26 @@ pub async fn run(args: FaultArgs<'_>, report: &mut Report) {
                "accepted": accepted.len(), "other_answers": other, "stored": stored, "lost": lost.max(0),
                "memory_mib": {"idle": idle, "peak": peak}}),
     );
+}
+
+/// Cuts `proxy` for `down`, restores it, and waits until everything accepted until then is stored,
+/// then 5 s more of steady load; answers when the cut began and ended, and how long the backlog
+/// took after it.
+async fn outage(
+    proxy: &Proxy,
+    down: Duration,
+    db: &sqlx::PgPool,
+    project: faultline::model::ProjectId,
+    answers: &Arc<Mutex<Vec<Answer>>>,
+) -> (Instant, Instant, Option<Duration>) {
+    let cut = Instant::now();
+    proxy.cut();
+    tokio::time::sleep(down).await;
+    proxy.restore();
+    let back = Instant::now();
+    let recovery = stored_by(db, project, answers, back).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    (cut, back, recovery)
 }
 
 /// Waits (60 s at most) until the server's `/health` answers `ok`; answers its default target.

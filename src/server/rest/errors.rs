@@ -5,7 +5,6 @@ use super::error::ApiError;
 use super::params::ListQuery;
 use super::{cached_json, read_json_body};
 use crate::model::{ErrorId, ErrorList, IssueStatus, Level, Source};
-use crate::server::error::ServerError;
 use crate::server::queue::{QueuedEntry, QueuedError};
 use crate::server::state::AppState;
 use crate::server::{db, intake, live};
@@ -50,8 +49,7 @@ pub async fn create(
         platform: None,
     };
     let id = entry.id;
-    let encoded = serde_json::to_vec(&QueuedEntry::Api(entry)).map_err(ServerError::Encode)?;
-    intake::hand_over(&state, encoded).await?;
+    intake::hand_over_entry(&state, &QueuedEntry::Api(entry)).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))).into_response())
 }
 

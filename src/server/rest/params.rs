@@ -52,17 +52,16 @@ impl ListQuery {
     /// Parses `limit, offset, level, source, resolved, status, issue_id, environment, release,
     /// q, since, until, sort`; empty values count as absent, unknown names are ignored.
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = crate::model::query_pairs(raw.unwrap_or("")).collect();
         let mut filter = Filter::default();
         let mut page = Page::default();
         let mut sort = IssueSort::default();
-        for (name, value) in &pairs {
+        for (name, value) in crate::model::query_pairs(raw.unwrap_or("")) {
             let value = value.trim();
             if value.is_empty() {
                 continue;
             }
             if value.contains('\0') {
-                return Err(ApiError::invalid(field_name(name), "must not contain NUL characters"));
+                return Err(ApiError::invalid(field_name(&name), "must not contain NUL characters"));
             }
             match name.as_str() {
                 "limit" => {
