@@ -2,6 +2,7 @@
 
 use crate::ui::pages::issue::IssuePage;
 use crate::ui::pages::issues::IssuesPage;
+use crate::ui::pages::login::{LoginPage, SetupPage};
 use crate::ui::pages::settings::SettingsPage;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -30,16 +31,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // In the browser: report this page's own uncaught errors and panics to the default project.
-    Effect::new(move |_| {
-        leptos::task::spawn_local(async {
-            if let Ok((project, key)) = crate::api::triggers::get_reporter_config().await {
-                #[cfg(feature = "hydrate")]
-                crate::ui::reporter::install(project, &key);
-                #[cfg(not(feature = "hydrate"))]
-                let _ = (project, key);
-            }
-        });
+    let me = Resource::new(|| (), |_| crate::api::account::signed_in_user());
+    // In the browser, once signed in: report this page's own uncaught errors and panics to the
+    // default project.
+    Effect::new(move |installed: Option<bool>| {
+        if installed == Some(true) {
+            return true;
+        }
+        let signed_in = matches!(me.get(), Some(Ok(_)));
+        if signed_in {
+            leptos::task::spawn_local(async {
+                if let Ok((project, key)) = crate::api::triggers::get_reporter_config().await {
+                    #[cfg(feature = "hydrate")]
+                    crate::ui::reporter::install(project, &key);
+                    #[cfg(not(feature = "hydrate"))]
+                    let _ = (project, key);
+                }
+            });
+        }
+        signed_in
     });
     view! {
         <Stylesheet id="leptos" href="/pkg/faultline.css" />
@@ -47,18 +57,44 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"faultline"</a>
-                <nav aria-label="Main">
-                    <a href="/">"Issues"</a>
-                    <a href="/settings">"Settings"</a>
-                </nav>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move { me.await.ok().map(|user| view! { <SignedInMenu user /> }) })}
+                </Transition>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=IssuesPage />
                     <Route path=(StaticSegment("issues"), ParamSegment("id")) view=IssuePage />
                     <Route path=StaticSegment("settings") view=SettingsPage />
+                    <Route path=StaticSegment("login") view=LoginPage />
+                    <Route path=(StaticSegment("setup"), ParamSegment("token")) view=SetupPage />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The header's navigation and the signed-in user's name with **Sign out**.
+#[component]
+fn SignedInMenu(user: crate::model::CurrentUser) -> impl IntoView {
+    let sign_out = Action::new(|_: &()| crate::api::account::sign_out());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            #[cfg(feature = "hydrate")]
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().assign("/login");
+            }
+        }
+    });
+    let shown = if user.name.is_empty() { user.email.clone() } else { user.name.clone() };
+    view! {
+        <nav aria-label="Main">
+            <a href="/">"Issues"</a>
+            <a href="/settings">"Settings"</a>
+        </nav>
+        <div class="account">
+            <span class="user" title=user.email>{shown}</span>
+            <button type="button" class="link" on:click=move |_| { sign_out.dispatch(()); }>"Sign out"</button>
+        </div>
     }
 }

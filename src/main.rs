@@ -68,6 +68,10 @@ async fn main() -> std::process::ExitCode {
     println!("  dashboard and API: http://{addr}");
     println!("  API key (X-API-Key): {api_key_line}");
     println!("  DSN of project {} (\"default\"): {}", prepared.project_id, prepared.dsn);
+    match &prepared.setup_url {
+        Some(url) => println!("  no user yet: open {url} to create the first admin (the link works once)"),
+        None => println!("  sign in at http://{addr}/login"),
+    }
     match startup::serve(state, listener).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

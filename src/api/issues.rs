@@ -9,6 +9,7 @@ pub async fn list_issues(query: String) -> Result<IssuePage, AppError> {
     use crate::model::{IssueQuery, IssueSummary};
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
+    super::signed_in()?;
     let project = super::dashboard_project(&st).await?.id;
     let q = IssueQuery::from_query(&query);
     // Every open tab rereads the list at each live update: one of them computes it.
@@ -36,6 +37,7 @@ pub async fn get_stats(query: String) -> Result<Stats, AppError> {
     use crate::model::IssueQuery;
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
+    super::signed_in()?;
     let project = super::dashboard_project(&st).await?.id;
     let q = IssueQuery::from_query(&query);
     let what = format!("dashboard:stats:{}", q.to_query());
@@ -51,6 +53,7 @@ pub async fn get_issue(id: IssueId, event: Option<ErrorId>) -> Result<IssueDetai
     use crate::model::IssueSummary;
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
+    super::signed_in()?;
     let project = super::dashboard_project(&st).await?.id;
     let issue = db::issues::get(&st.db, project, id).await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
     let now = chrono::Utc::now();
@@ -71,6 +74,7 @@ pub async fn get_issue(id: IssueId, event: Option<ErrorId>) -> Result<IssueDetai
 pub async fn set_issue_status(id: IssueId, status: IssueStatus) -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
+    super::signed_in()?;
     let project = super::dashboard_project(&st).await?.id;
     db::issues::set_status(&st.db, project, id, status).await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
     crate::server::live::changed(&st, project, &[id]).await;
@@ -82,6 +86,7 @@ pub async fn set_issue_status(id: IssueId, status: IssueStatus) -> Result<(), Ap
 pub async fn delete_issue(id: IssueId) -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
+    super::signed_in()?;
     let project = super::dashboard_project(&st).await?.id;
     if !db::issues::delete(&st.db, project, id).await.map_err(ServerError::from)? {
         return Err(AppError::NotFound);

@@ -9,6 +9,7 @@ pub async fn get_project_settings() -> Result<ProjectSettings, AppError> {
     use crate::model::dsn;
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
+    super::signed_in()?;
     let p = super::dashboard_project(&st).await?;
     let keys = db::api_keys::list(&st.db, p.id).await.map_err(ServerError::from)?;
     Ok(ProjectSettings { id: p.id, dsn: dsn(&st.settings.public_url, &p.public_key, p.id), name: p.name, keys })
@@ -19,6 +20,7 @@ pub async fn get_project_settings() -> Result<ProjectSettings, AppError> {
 pub async fn create_api_key(name: String) -> Result<NewApiKey, AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
+    super::signed_in()?;
     let name = name.trim();
     let name = if name.is_empty() { "unnamed" } else { name };
     let name: String = name.replace('\0', "").chars().take(100).collect();
@@ -33,6 +35,7 @@ pub async fn create_api_key(name: String) -> Result<NewApiKey, AppError> {
 pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
+    super::signed_in()?;
     let p = super::dashboard_project(&st).await?;
     if !db::api_keys::revoke_by_id(&st.db, p.id, id).await.map_err(ServerError::from)? {
         return Err(AppError::NotFound);
@@ -46,6 +49,7 @@ pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
 pub async fn rotate_dsn_key() -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
+    super::signed_in()?;
     let p = super::dashboard_project(&st).await?;
     db::projects::rotate_key(&st.db, p.id).await.map_err(ServerError::from)?;
     st.keys.clear();

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 pub async fn get_reporter_config() -> Result<(i64, String), AppError> {
     use crate::server::state;
     let st = state()?;
+    super::signed_in()?;
     let p = super::dashboard_project(&st).await?;
     Ok((p.id.get(), p.public_key))
 }
@@ -27,6 +28,7 @@ pub async fn trigger_backend_error() -> Result<(), AppError> {
         retries: u32,
     }
     let st = state()?;
+    super::signed_in()?;
     let failure = match serde_json::from_str::<PaymentConfig>("{\"gateway\": \"stripe\", \"retries\": \"three\"}") {
         Ok(_) => return Ok(()),
         Err(e) => e,

@@ -36,3 +36,44 @@ word_enum!(
     /// What a member may do in one project: admins manage it, members also triage, viewers read.
     ProjectRole { Admin => "admin", Member => "member", Viewer => "viewer" }
 );
+
+/// The signed-in user, as the dashboard shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: InstanceRole,
+}
+
+/// The path to go to after signing in: `next` when it is a path of this site (`/…`, but not
+/// `//host` or `/\host`, which browsers read as another host), else the issue list.
+pub fn safe_next(next: &str) -> &str {
+    let own_path = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if own_path { next } else { "/" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_sign_in() {
+        assert_eq!(safe_next("/issues/4?event=x"), "/issues/4?event=x");
+        assert_eq!(safe_next("/settings"), "/settings");
+        for hostile in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "evil",
+            "",
+            "/\t/evil",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(hostile), "/", "{hostile:?}");
+        }
+    }
+}

@@ -30,11 +30,15 @@ pub fn build_router(state: AppState) -> Router {
             }
         }
     };
+    // Pages, server functions and /live need a signed-in user; REST and ingest have their keys.
+    let dashboard = Router::new()
+        .route("/live", axum::routing::get(super::live::stream))
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), super::accounts::guard::guard));
     let app = Router::new()
         .merge(rest::router())
         .merge(ingest::router())
-        .route("/live", axum::routing::get(super::live::stream))
-        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .merge(dashboard)
         .fallback(fallback)
         .method_not_allowed_fallback(rest::method_not_allowed)
         .with_state(state);
@@ -45,6 +49,8 @@ pub fn build_router(state: AppState) -> Router {
 pub struct Prepared {
     pub project_id: i64,
     pub dsn: String,
+    /// While no user exists: the one-time link where the first admin signs up.
+    pub setup_url: Option<String>,
 }
 
 /// Applies migrations and makes sure the `default` project has the configured API key.
@@ -61,11 +67,29 @@ pub async fn prepare(state: &AppState) -> Result<Prepared, ServerError> {
     )
     .await?;
     ensure_admin(state).await?;
+    let setup_url = setup_link(state).await?;
     state.queue.ensure_group().await?;
     Ok(Prepared {
         project_id: project.id.get(),
         dsn: crate::model::dsn(&state.settings.public_url, &project.public_key, project.id),
+        setup_url,
     })
+}
+
+/// How long the first admin's set-up link works.
+const SETUP_LINK_DAYS: i64 = 7;
+
+/// While no user exists, a new single-use link `/setup/<token>` for the first admin.
+async fn setup_link(state: &AppState) -> Result<Option<String>, ServerError> {
+    if db::users::count(&state.db).await? > 0 {
+        return Ok(None);
+    }
+    let token = super::accounts::token::SecretToken::generate("fsu")
+        .map_err(|e| ServerError::Other(format!("random token: {e}")))?;
+    let expires = state.clock.wall() + chrono::Duration::days(SETUP_LINK_DAYS);
+    db::links::insert(&state.db, &token.hash().0, db::links::Purpose::Setup, None, None, expires).await?;
+    let base = state.settings.public_url.trim_end_matches('/');
+    Ok(Some(format!("{base}/setup/{}", token.expose())))
 }
 
 /// Makes sure the admin of `FAULTLINE_ADMIN_EMAIL` exists with `FAULTLINE_ADMIN_PASSWORD` (both
@@ -81,10 +105,7 @@ async fn ensure_admin(state: &AppState) -> Result<(), ServerError> {
             ));
         }
     };
-    let looks_like_email = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.chars().any(char::is_whitespace);
-    if !looks_like_email {
+    if !super::accounts::looks_like_email(email) {
         return Err(ServerError::Other(format!("FAULTLINE_ADMIN_EMAIL {email:?} is not an email address")));
     }
     let hash = state

@@ -7,11 +7,24 @@ use leptos::prelude::{Owner, provide_context};
 use serde_json::json;
 use sqlx::PgPool;
 
-/// Runs `f` with the app's state in a fresh Leptos context, as a server function call has it.
+/// A fresh Leptos context with the app's state and a signed-in admin's request, as a server
+/// function call has it.
 fn in_context(app: &TestApp) -> Owner {
+    use faultline::model::{InstanceRole, UserId};
+    use faultline::server::accounts::guard::SignedIn;
+    use faultline::server::db::sessions::SessionUser;
     let owner = Owner::new();
     owner.set();
     provide_context(app.state.clone());
+    let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+    let user = SessionUser {
+        user: UserId::new(1),
+        email: "a@example.com".into(),
+        name: String::new(),
+        role: InstanceRole::Admin,
+    };
+    parts.extensions.insert(SignedIn { user, token: "fls_test".into() });
+    provide_context(parts);
     owner
 }
 

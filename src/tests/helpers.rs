@@ -20,7 +20,13 @@ pub struct TestApp {
     pub state: AppState,
     pub router: axum::Router,
     pub project: ProjectId,
+    /// The first admin's set-up link the start printed (while no user existed).
+    pub setup_url: Option<String>,
 }
+
+/// The email and password of the admin `TestApp::session` signs in as.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin password 1";
 
 /// One HTTP answer.
 #[derive(Debug)]
@@ -63,7 +69,48 @@ impl TestApp {
             tokio::spawn(spool.clone().replay(state.queue.clone(), state.shutdown.subscribe()));
         }
         let router = startup::build_router(state.clone());
-        Self { state, router, project: ProjectId::new(prepared.project_id) }
+        Self { state, router, project: ProjectId::new(prepared.project_id), setup_url: prepared.setup_url }
+    }
+
+    /// Creates the instance admin `ADMIN_EMAIL` (if missing) and signs in; answers the session's
+    /// `Cookie` header value.
+    pub async fn session(&self) -> String {
+        let hash = self.state.passwords.hash(ADMIN_PASSWORD).await.expect("hash");
+        db::users::ensure_admin(&self.state.db, ADMIN_EMAIL, &hash).await.expect("admin");
+        let a = self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, "/").await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        session_cookie(&a).expect("a session cookie")
+    }
+
+    /// Calls the sign-in server function as the login form does.
+    pub async fn sign_in(&self, email: &str, password: &str, next: &str) -> Answer {
+        use faultline::api::account::SignIn;
+        use leptos::server_fn::ServerFn;
+        let body = format!("email={}&password={}&next={}", form(email), form(password), form(next));
+        self.call_server_fn(SignIn::PATH, None, &body).await
+    }
+
+    /// Calls a server function with a form body (as the browser does), with `cookie` if given.
+    pub async fn call_server_fn(&self, path: &str, cookie: Option<&str>, body: &str) -> Answer {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", self.state.settings.public_url.as_str())
+            .header("sec-fetch-site", "same-origin");
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        self.send(req.body(Body::from(body.to_owned())).expect("request")).await
+    }
+
+    /// A page as the browser asks for it, with `cookie` if given.
+    pub async fn page(&self, path: &str, cookie: Option<&str>) -> Answer {
+        let mut req = Request::builder().uri(path).header("accept", "text/html");
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        self.send(req.body(Body::empty()).expect("request")).await
     }
 
     pub async fn request(&self, method: Method, path: &str, key: Option<&str>, body: Option<Body>) -> Answer {
@@ -219,6 +266,30 @@ impl Drop for TestApp {
         })
         .join();
     }
+}
+
+/// The `name=value` of the session cookie an answer sets (`None` when it sets none or clears it).
+pub fn session_cookie(a: &Answer) -> Option<String> {
+    a.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.contains("faultline_session=") && !pair.ends_with('='))
+        .map(str::to_owned)
+}
+
+/// Form-encodes a value.
+pub fn form(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `host:port` of the Redis the tests use (`REDIS_URL`), for a proxy in front of it.

@@ -19,4 +19,5 @@ mod sdk;
 #[allow(dead_code, reason = "the tests use the seeder, not the bench's checks")]
 mod seed;
 mod shutdown;
+mod signin;
 mod spool;

@@ -136,8 +136,11 @@ async fn open_dashboards_get_each_stored_batch_and_status_change_over_sse(pool: 
         stopped,
     ));
     let base = app.serve().await;
+    let cookie = app.session().await;
     let mut sse = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
-    sse.write_all(b"GET /live HTTP/1.1\r\nHost: faultline\r\nAccept: text/event-stream\r\n\r\n").await.unwrap();
+    let request =
+        format!("GET /live HTTP/1.1\r\nHost: faultline\r\nAccept: text/event-stream\r\nCookie: {cookie}\r\n\r\n");
+    sse.write_all(request.as_bytes()).await.unwrap();
     let mut received = String::new();
     let mut buf = [0u8; 4096];
     // Reads until `needle` arrives; false after `wait`.

@@ -72,6 +72,24 @@ impl ServerProcess {
     }
 
     /// The `X-Sentry-Auth` header with the default project's key.
+    /// Signs in as the admin the server was started with (`FAULTLINE_ADMIN_*` in `env`);
+    /// answers the session's `Cookie` header value.
+    pub async fn session(&self, email: &str, password: &str) -> String {
+        use faultline::api::account::SignIn;
+        use leptos::server_fn::ServerFn;
+        let body =
+            format!("email={}&password={}&next=%2F", crate::helpers::form(email), crate::helpers::form(password));
+        let headers = [("Content-Type", "application/x-www-form-urlencoded".to_owned())];
+        let (status, answer) = http(&self.addr, "POST", SignIn::PATH, &headers, body.as_bytes()).await;
+        assert_eq!(status, 200, "{answer}");
+        answer
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_owned()
+    }
+
     pub fn auth(&self) -> (&'static str, String) {
         ("X-Sentry-Auth", format!("Sentry sentry_key={}, sentry_version=7", self.dsn_key))
     }

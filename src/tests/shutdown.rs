@@ -10,15 +10,22 @@ use tokio::net::TcpStream;
 
 #[sqlx::test]
 async fn sigterm_ends_live_streams_finishes_requests_and_batches_and_exits_in_time(pool: PgPool) {
-    let mut server =
-        ServerProcess::start(&pool, &[("FAULTLINE_SHUTDOWN_TIMEOUT_SECS", "10"), ("FAULTLINE_WORKERS", "1")]).await;
+    let (email, password) = ("ops@example.com", "an admin password");
+    let env = [
+        ("FAULTLINE_SHUTDOWN_TIMEOUT_SECS", "10"),
+        ("FAULTLINE_WORKERS", "1"),
+        ("FAULTLINE_ADMIN_EMAIL", email),
+        ("FAULTLINE_ADMIN_PASSWORD", password),
+    ];
+    let mut server = ServerProcess::start(&pool, &env).await;
     let addr = server.addr.clone();
+    let cookie = server.session(email, password).await;
     let auth = [server.auth()];
     let store = format!("/api/{}/store/", server.project);
 
     // A dashboard's live stream.
     let mut live = TcpStream::connect(&addr).await.unwrap();
-    live.write_all(format!("GET /live HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+    live.write_all(format!("GET /live HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n").as_bytes()).await.unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
     while !String::from_utf8_lossy(&seen).contains("text/event-stream") {

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod batch;
 pub mod errors;
 pub mod issues;
+pub mod links;
 pub mod projects;
 pub mod search;
 pub mod sessions;

@@ -9,6 +9,7 @@ use sqlx::PgExecutor;
 pub struct SessionUser {
     pub user: UserId,
     pub email: String,
+    pub name: String,
     pub role: InstanceRole,
 }
 
@@ -44,15 +45,15 @@ pub async fn find_live(
     idle_since: DateTime<Utc>,
     started_after: DateTime<Utc>,
 ) -> sqlx::Result<Option<SessionUser>> {
-    let row: Option<(UserId, String, String)> = sqlx::query_as(
+    let row: Option<(UserId, String, String, String)> = sqlx::query_as(
         "WITH live AS (
-             SELECT s.token_hash, u.id, u.email, u.role FROM sessions s JOIN users u ON u.id = s.user_id
+             SELECT s.token_hash, u.id, u.email, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.last_seen_at > $3 AND s.created_at > $4 AND u.active
          ), touched AS (
              UPDATE sessions SET last_seen_at = $2
              WHERE token_hash IN (SELECT token_hash FROM live) AND last_seen_at < $2 - interval '60 seconds'
          )
-         SELECT id, email, role FROM live",
+         SELECT id, email, name, role FROM live",
     )
     .bind(token_hash)
     .bind(now)
@@ -60,7 +61,12 @@ pub async fn find_live(
     .bind(started_after)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(user, email, role)| SessionUser { user, email, role: role.parse().unwrap_or(InstanceRole::Member) }))
+    Ok(row.map(|(user, email, name, role)| SessionUser {
+        user,
+        email,
+        name,
+        role: role.parse().unwrap_or(InstanceRole::Member),
+    }))
 }
 
 /// Ends one session (sign-out); answers whether it existed.

@@ -42,3 +42,28 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result
         .fetch_optional(db)
         .await
 }
+
+/// How many users exist (none: the instance still needs its first admin).
+pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(db).await
+}
+
+/// Creates an active user; `None` when the email is taken already.
+pub async fn create(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+    role: InstanceRole,
+) -> sqlx::Result<Option<UserId>> {
+    sqlx::query_scalar(
+        "INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
+    )
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .bind(role.as_str())
+    .fetch_optional(db)
+    .await
+}

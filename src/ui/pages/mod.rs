@@ -2,4 +2,5 @@
 
 pub mod issue;
 pub mod issues;
+pub mod login;
 pub mod settings;

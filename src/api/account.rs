@@ -1,0 +1,119 @@
+//! The dashboard's account calls: sign in and out, the signed-in user, and the first admin's
+//! set-up through the start-up banner's one-time link.
+
+use crate::model::{AppError, CurrentUser};
+use leptos::prelude::*;
+
+/// Signs in with email and password; sets the session cookie and answers where to go next (`next`
+/// when it is a path of this site). A wrong password and an unknown email get the same answer.
+#[server]
+pub async fn sign_in(email: String, password: String, next: String) -> Result<String, AppError> {
+    use crate::server::accounts::{session, throttle};
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let (address, user_agent) = client()?;
+    let email = email.trim();
+    if let Some(retry_after) = throttle::blocked(&st, email, &address).await? {
+        return Err(AppError::TooManyAttempts { retry_after });
+    }
+    let user = db::users::find_by_email(&st.db, email).await.map_err(ServerError::from)?.filter(|u| u.active);
+    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let matches = st.passwords.verify(&password, stored).await.map_err(password_error)?;
+    let Some(user) = user.filter(|_| matches) else {
+        throttle::failed(&st, email, &address).await?;
+        tracing::info!(address = %address, "failed sign-in");
+        return Err(AppError::WrongCredentials);
+    };
+    throttle::succeeded(&st, email, &address).await?;
+    let token = session::start(&st, user.id, Some(&address), user_agent.as_deref()).await?;
+    set_cookie(crate::server::accounts::cookie::set(&st.settings, token.expose()));
+    tracing::info!(user.id = %user.id, address = %address, "signed in");
+    Ok(crate::model::safe_next(&next).to_owned())
+}
+
+/// Ends this session on the server (its cookie stops working everywhere at once).
+#[server]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::server::accounts::{cookie, session};
+    let st = crate::server::state()?;
+    let me = super::signed_in()?;
+    session::end(&st, &me.token).await?;
+    set_cookie(cookie::clear(&st.settings));
+    tracing::info!(user.id = %me.user.user, "signed out");
+    Ok(())
+}
+
+/// The signed-in user.
+#[server]
+pub async fn signed_in_user() -> Result<CurrentUser, AppError> {
+    let me = super::signed_in()?;
+    let u = me.user;
+    Ok(CurrentUser { id: u.user, email: u.email, name: u.name, role: u.role })
+}
+
+/// Creates the first admin through the one-time link `/setup/<token>` printed at start-up (only
+/// while no user exists), and signs them in.
+#[server]
+pub async fn complete_setup(token: String, email: String, name: String, password: String) -> Result<(), AppError> {
+    use crate::model::InstanceRole;
+    use crate::server::accounts::{looks_like_email, password, session, token::TokenHash};
+    use crate::server::db::{self, links::Purpose};
+    use crate::server::error::ServerError;
+    let st = crate::server::state()?;
+    let (address, user_agent) = client()?;
+    let email = email.trim();
+    if !looks_like_email(email) {
+        return Err(AppError::Invalid("Email: enter an email address".into()));
+    }
+    let name: String = name.trim().replace('\0', "").chars().take(100).collect();
+    password::check_new(&password).map_err(|e| AppError::Invalid(format!("Password: {e}")))?;
+    let hash = st.passwords.hash(&password).await.map_err(password_error)?;
+    let now = st.clock.wall();
+    let mut tx = st.db.begin().await.map_err(ServerError::from)?;
+    db::links::lock_setup(&mut *tx).await.map_err(ServerError::from)?;
+    let existing = db::users::count(&mut *tx).await.map_err(ServerError::from)?;
+    let taken =
+        db::links::take(&mut *tx, &TokenHash::of(&token).0, Purpose::Setup, now).await.map_err(ServerError::from)?;
+    if existing > 0 || taken.is_none() {
+        return Err(AppError::Invalid("This set-up link was used already or has expired; sign in instead.".into()));
+    }
+    let user = db::users::create(&mut *tx, email, &name, &hash, InstanceRole::Admin)
+        .await
+        .map_err(ServerError::from)?
+        .ok_or_else(|| AppError::Invalid("Email: this address has an account already".into()))?;
+    tx.commit().await.map_err(ServerError::from)?;
+    let token = session::start(&st, user, Some(&address), user_agent.as_deref()).await?;
+    set_cookie(crate::server::accounts::cookie::set(&st.settings, token.expose()));
+    tracing::info!(user.id = %user, "first admin created through the set-up link");
+    Ok(())
+}
+
+/// The calling client's address (`unknown` when the server does not know it) and user agent.
+#[cfg(feature = "ssr")]
+fn client() -> Result<(String, Option<String>), AppError> {
+    let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Unavailable)?;
+    let address =
+        crate::server::auth_failures::ClientAddr::of(&parts).0.map_or_else(|| "unknown".into(), |a| a.to_string());
+    let user_agent = parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    Ok((address, user_agent))
+}
+
+#[cfg(feature = "ssr")]
+fn set_cookie(value: axum::http::HeaderValue) {
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.append_header(axum::http::header::SET_COOKIE, value);
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn password_error(e: crate::server::accounts::password::PasswordError) -> AppError {
+    use crate::server::accounts::password::PasswordError;
+    match e {
+        PasswordError::TooShort | PasswordError::TooLong => AppError::Invalid(format!("Password: {e}")),
+        PasswordError::Busy => AppError::Unavailable,
+        PasswordError::Internal(_) => {
+            tracing::error!(error = %e, "password hashing failed");
+            AppError::Unavailable
+        }
+    }
+}

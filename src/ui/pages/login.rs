@@ -1,0 +1,97 @@
+//! The sign-in page (`/login?next=…`) and the first admin's set-up page (`/setup/<token>`).
+//! Both are plain forms, so they work before the page is hydrated too.
+
+use crate::api::account::{CompleteSetup, SignIn};
+use crate::model::AppError;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// Loads `path` as a new page (so the whole dashboard starts again as the signed-in user).
+fn go_to(path: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().assign(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}
+
+/// What to tell the user about a failed attempt.
+fn explain(e: &AppError) -> String {
+    match e {
+        AppError::WrongCredentials => "Wrong email or password.".into(),
+        AppError::TooManyAttempts { retry_after } => {
+            let minutes = retry_after.div_ceil(60);
+            format!("Too many failed attempts. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" })
+        }
+        AppError::Invalid(why) => why.clone(),
+        other => format!("Could not sign in: {other}"),
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_else(|| "/".into());
+    let action = ServerAction::<SignIn>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(next)) = action.value().get() {
+            go_to(&next);
+        }
+    });
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let failure = move || match action.value().get() {
+        Some(Err(e)) => Some(view! { <p class="error" role="alert">{explain(&e)}</p> }),
+        _ => None,
+    };
+    view! {
+        <section class="auth" id="login" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"Sign in to faultline"</h1>
+            <ActionForm action=action attr:class="auth-form">
+                <input type="hidden" name="next" value=next />
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required />
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required />
+                <button type="submit" class="primary" disabled=move || action.pending().get()>"Sign in"</button>
+            </ActionForm>
+            {failure}
+        </section>
+    }
+}
+
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let action = ServerAction::<CompleteSetup>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            go_to("/");
+        }
+    });
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let failure = move || match action.value().get() {
+        Some(Err(e)) => Some(view! { <p class="error" role="alert">{explain(&e)}</p> }),
+        _ => None,
+    };
+    view! {
+        <section class="auth" id="setup" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"Create the first admin"</h1>
+            <p>"This link works once. The account you create here manages users and every project."</p>
+            <ActionForm action=action attr:class="auth-form">
+                <input type="hidden" name="token" value=token />
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required />
+                <label for="name">"Name"</label>
+                <input id="name" name="name" autocomplete="name" />
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required />
+                <button type="submit" class="primary" disabled=move || action.pending().get()>"Create admin"</button>
+            </ActionForm>
+            {failure}
+        </section>
+    }
+}
