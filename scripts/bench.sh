@@ -10,7 +10,7 @@
 # FAULTLINE_BENCH_OVERLOAD_SECONDS, default 300); FAULTLINE_BENCH_SOAK_SECONDS
 # (default 0: skipped) adds a memory soak at FAULTLINE_BENCH_SOAK_RATE events/s (default 2000);
 # FAULTLINE_BENCH_PHASES (e.g. small,reads) runs only the phases named: small, medium, latency,
-# visible, reads, overload, ceiling, faults (the fault phase: PostgreSQL cut, Redis restarted).
+# visible, reads, signin, overload, ceiling, faults (the fault phase: PostgreSQL cut, Redis restarted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/isolated-server.sh
@@ -33,6 +33,8 @@ cargo build --release --features ssr --bin bench --target-dir "$target_dir/bench
 export FAULTLINE_CLAIM_IDLE_MS=${FAULTLINE_CLAIM_IDLE_MS:-5000}
 name=bench
 [ "$instances" -gt 1 ] && name=bench_scale
+# The account the sign-in phase signs in with.
+export FAULTLINE_ADMIN_EMAIL=bench@example.com FAULTLINE_ADMIN_PASSWORD="bench admin password"
 RUST_LOG=warn start_isolated_server "$name" release "${FAULTLINE_BENCH_PORT:-3400}" "$instances"
 sleep 2 # let the server settle before the idle memory reading
 

@@ -2,7 +2,8 @@
 //! the Sentry envelope endpoint with realistic sentry-python-style events and prints (and writes
 //! as JSON) what it measured: accepted and processed events per second with the CPU each part
 //! used, ingest latency at a fixed rate, time until an event is visible in the REST API, list
-//! read latency over a seeded project of a million errors, overload (twice the connections, with
+//! read latency over a seeded project of a million errors, sign-in latency under concurrent
+//! attempts and ingest beside it, overload (twice the connections, with
 //! compression bombs and garbage: answers, memory, health, stored and lost, recovery), server
 //! memory (optionally over a long soak), and the generator's own ceiling against a trivial sink. Given several servers it
 //! instead spreads the load over them, SIGKILLs one mid-run and checks every accepted event is
@@ -19,6 +20,7 @@ mod http;
 mod load;
 mod reads;
 mod seed;
+mod signin;
 mod sys;
 
 use events::{MEDIUM, SMALL, Target};
@@ -268,6 +270,9 @@ async fn main() {
         reads::run(&addr, db_url, &mut report).await;
     }
 
+    if args.wants("signin") {
+        signin::run(&args.urls, &small, args.seconds.min(30), &mut report).await;
+    }
     if args.wants("overload") {
         overload(&args, &target, &mut report).await;
     }
