@@ -1,5 +1,6 @@
 //! The HTML document (`shell`) and the routed dashboard (`App`).
 
+use crate::ui::pages::account::AccountPage;
 use crate::ui::pages::issue::IssuePage;
 use crate::ui::pages::issues::IssuesPage;
 use crate::ui::pages::login::{LoginPage, SetupPage};
@@ -66,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=IssuesPage />
                     <Route path=(StaticSegment("issues"), ParamSegment("id")) view=IssuePage />
                     <Route path=StaticSegment("settings") view=SettingsPage />
+                    <Route path=StaticSegment("account") view=AccountPage />
                     <Route path=StaticSegment("login") view=LoginPage />
                     <Route path=(StaticSegment("setup"), ParamSegment("token")) view=SetupPage />
                 </Routes>
@@ -91,6 +93,7 @@ fn SignedInMenu(user: crate::model::CurrentUser) -> impl IntoView {
         <nav aria-label="Main">
             <a href="/">"Issues"</a>
             <a href="/settings">"Settings"</a>
+            <a href="/account">"Account"</a>
         </nav>
         <div class="account">
             <span class="user" title=user.email>{shown}</span>

@@ -1,7 +1,7 @@
-//! The dashboard's account calls: sign in and out, the signed-in user, and the first admin's
-//! set-up through the start-up banner's one-time link.
+//! The dashboard's account calls: sign in and out, the signed-in user, the first admin's set-up
+//! through the start-up banner's one-time link, and the account page (name, password, sessions).
 
-use crate::model::{AppError, CurrentUser};
+use crate::model::{Account, AppError, CurrentUser};
 use leptos::prelude::*;
 
 /// Signs in with email and password; sets the session cookie and answers where to go next (`next`
@@ -116,4 +116,77 @@ fn password_error(e: crate::server::accounts::password::PasswordError) -> AppErr
             AppError::Unavailable
         }
     }
+}
+
+/// The signed-in user's account: who they are and their live sessions.
+#[server]
+pub async fn get_account() -> Result<Account, AppError> {
+    use crate::server::accounts::{session, token::TokenHash};
+    use crate::server::{db, error::ServerError};
+    let st = crate::server::state()?;
+    let me = super::signed_in()?;
+    let user = db::users::find(&st.db, me.user.user).await.map_err(ServerError::from)?.ok_or(AppError::Unauthorized)?;
+    let current = TokenHash::of(&me.token);
+    let sessions = session::list(&st, user.id)
+        .await?
+        .into_iter()
+        .map(|s| crate::model::SessionInfo {
+            current: s.token_hash == current.0,
+            id: TokenHash::from_slice(&s.token_hash).map(|h| h.to_hex()).unwrap_or_default(),
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            address: s.address,
+            user_agent: s.user_agent,
+        })
+        .collect();
+    let role = user.role();
+    Ok(Account { user: CurrentUser { id: user.id, email: user.email, name: user.name, role }, sessions })
+}
+
+/// Sets the signed-in user's name (at most 100 characters).
+#[server]
+pub async fn rename_account(name: String) -> Result<(), AppError> {
+    use crate::server::{db, error::ServerError};
+    let st = crate::server::state()?;
+    let me = super::signed_in()?;
+    let name: String = name.trim().replace('\0', "").chars().take(100).collect();
+    db::users::set_name(&st.db, me.user.user, &name).await.map_err(ServerError::from)?;
+    Ok(())
+}
+
+/// Changes the signed-in user's password (the current one is needed) and ends their other
+/// sessions.
+#[server]
+pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
+    use crate::server::accounts::{password, session};
+    use crate::server::{db, error::ServerError};
+    let st = crate::server::state()?;
+    let me = super::signed_in()?;
+    let user = db::users::find(&st.db, me.user.user).await.map_err(ServerError::from)?.ok_or(AppError::Unauthorized)?;
+    if !st.passwords.verify(&current, user.password_hash.as_deref()).await.map_err(password_error)? {
+        return Err(AppError::Invalid("Current password: this is not your password".into()));
+    }
+    password::check_new(&new).map_err(|e| AppError::Invalid(format!("New password: {e}")))?;
+    let hash = st.passwords.hash(&new).await.map_err(password_error)?;
+    db::users::set_password(&st.db, user.id, &hash).await.map_err(ServerError::from)?;
+    let ended = session::end_others(&st, user.id, Some(&me.token)).await?;
+    tracing::info!(user.id = %user.id, sessions.ended = ended, "password changed");
+    Ok(())
+}
+
+/// Ends one of the signed-in user's sessions (by the id the account page lists).
+#[server]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    use crate::server::accounts::{cookie, token::TokenHash};
+    use crate::server::{db, error::ServerError};
+    let st = crate::server::state()?;
+    let me = super::signed_in()?;
+    let hash = TokenHash::from_hex(&id).ok_or(AppError::NotFound)?;
+    if !db::sessions::delete_of_user(&st.db, me.user.user, &hash.0).await.map_err(ServerError::from)? {
+        return Err(AppError::NotFound);
+    }
+    if hash == TokenHash::of(&me.token) {
+        set_cookie(cookie::clear(&st.settings));
+    }
+    Ok(())
 }

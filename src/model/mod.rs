@@ -22,4 +22,4 @@ pub use project::{Project, ProjectList, dsn};
 pub use query::{IssueQuery, PER_PAGE, Period, query_pairs};
 pub use settings::{ApiKeyInfo, NewApiKey, ProjectSettings};
 pub use stats::{ByLevel, BySource, IssueCounts, Stats};
-pub use user::{CurrentUser, InstanceRole, ProjectRole, UserId, safe_next};
+pub use user::{Account, CurrentUser, InstanceRole, ProjectRole, SessionInfo, UserId, safe_next};

@@ -46,6 +46,26 @@ pub struct CurrentUser {
     pub role: InstanceRole,
 }
 
+/// One live session of the signed-in user, as their account page lists it (`id` is the hex
+/// SHA-256 the server keeps, never the cookie's token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session making this request.
+    pub current: bool,
+}
+
+/// The signed-in user's account page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub user: CurrentUser,
+    pub sessions: Vec<SessionInfo>,
+}
+
 /// The path to go to after signing in: `next` when it is a path of this site (`/…`, but not
 /// `//host` or `/\host`, which browsers read as another host), else the issue list.
 pub fn safe_next(next: &str) -> &str {

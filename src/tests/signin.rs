@@ -1,11 +1,11 @@
 //! Signing in to the dashboard: the guard on every page, server function and `/live`, the
 //! session cookie, sign-out, the throttle, the first admin's set-up link, and the refusal of
-//! calls from other sites.
+//! calls from other sites; the account page's password change and sessions.
 
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, form, session_cookie};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use faultline::api::account::{CompleteSetup, SignIn, SignOut};
+use faultline::api::account::{ChangePassword, CompleteSetup, EndSession, GetAccount, RenameAccount, SignIn, SignOut};
 use faultline::api::issues::{ListIssues, SetIssueStatus};
 use leptos::server_fn::ServerFn;
 use serde_json::json;
@@ -205,4 +205,66 @@ async fn the_setup_link_creates_the_first_admin_once_and_signs_them_in(pool: PgP
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(faultline::server::db::users::find_by_email(&app.state.db, "eve@example.com").await.unwrap().is_none());
     assert!(TestApp::spawn(pool).await.setup_url.is_none());
+}
+
+#[sqlx::test]
+async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let here = app.session().await;
+    let elsewhere = app.session().await;
+    let change = |current: &str, new: &str| format!("current={}&new={}", form(current), form(new));
+    let wrong =
+        app.call_server_fn(ChangePassword::PATH, Some(&here), &change("not my password", "a new password")).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
+    let short = app.call_server_fn(ChangePassword::PATH, Some(&here), &change(ADMIN_PASSWORD, "short")).await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.call_server_fn(ListIssues::PATH, Some(&elsewhere), "query=").await.status, StatusCode::OK);
+
+    let a = app.call_server_fn(ChangePassword::PATH, Some(&here), &change(ADMIN_PASSWORD, "a new password")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(app.call_server_fn(ListIssues::PATH, Some(&elsewhere), "query=").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call_server_fn(ListIssues::PATH, Some(&here), "query=").await.status, StatusCode::OK);
+    assert_eq!(app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, "/").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.sign_in(ADMIN_EMAIL, "a new password", "/").await.status, StatusCode::OK);
+}
+
+#[sqlx::test]
+async fn a_user_sees_and_ends_their_own_sessions_and_no_one_elses(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let here = app.session().await;
+    let other = app.session().await;
+    let account = app.call_server_fn(GetAccount::PATH, Some(&here), "").await;
+    assert_eq!(account.status, StatusCode::OK, "{}", account.body);
+    assert_eq!(account.body["user"]["email"], ADMIN_EMAIL);
+    let sessions = account.body["sessions"].as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let other_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
+    // The listed id is not the cookie's token.
+    assert!(!other.contains(&other_id));
+
+    // Another user cannot end it.
+    let hash = app.state.passwords.hash("second user password").await.unwrap();
+    faultline::server::db::users::create(
+        &app.state.db,
+        "b@example.com",
+        "B",
+        &hash,
+        faultline::model::InstanceRole::Member,
+    )
+    .await
+    .unwrap();
+    let b = crate::helpers::session_cookie(&app.sign_in("b@example.com", "second user password", "/").await).unwrap();
+    let refused = app.call_server_fn(EndSession::PATH, Some(&b), &format!("id={other_id}")).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.call_server_fn(ListIssues::PATH, Some(&other), "query=").await.status, StatusCode::OK);
+
+    let ended = app.call_server_fn(EndSession::PATH, Some(&here), &format!("id={other_id}")).await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
+    assert_eq!(app.call_server_fn(ListIssues::PATH, Some(&other), "query=").await.status, StatusCode::UNAUTHORIZED);
+    let renamed = app.call_server_fn(RenameAccount::PATH, Some(&here), "name=Grace%20H").await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    let account = app.call_server_fn(GetAccount::PATH, Some(&here), "").await;
+    assert_eq!(account.body["user"]["name"], "Grace H");
+    assert_eq!(account.body["sessions"].as_array().unwrap().len(), 1);
 }

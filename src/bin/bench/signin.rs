@@ -74,9 +74,7 @@ async fn sign_in_load(addr: &str, stop: Arc<AtomicBool>) -> Attempts {
 }
 
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 /// Small events, closed loop for `seconds`: processed/s from the first send until all are stored.

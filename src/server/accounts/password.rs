@@ -1,11 +1,12 @@
 //! Passwords: Argon2id with OWASP's parameters (19 MiB of memory, 2 passes, 1 lane), kept as PHC
-//! strings (which carry their parameters, so they can be raised later). Hashing runs on the
-//! blocking pool, a few at a time, so a flood of sign-in attempts cannot take the threads that
-//! answer ingest or the worker's; a wrong password and an unknown account cost the same work.
+//! strings (which carry their parameters, so they can be raised later). Hashing runs on a few
+//! threads of its own at the lowest CPU priority (nice 19), a bounded number at a time, so a
+//! flood of sign-in attempts takes only the CPU that ingest, the worker, PostgreSQL and Redis
+//! leave over; a wrong password and an unknown account cost the same work.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
@@ -60,18 +61,56 @@ fn verify_now(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 /// The process's password hasher: cheap to clone.
 #[derive(Clone)]
 pub struct Hasher {
     slots: Arc<Semaphore>,
+    /// Work for the hashing threads (they end when the last clone is dropped).
+    jobs: mpsc::Sender<Job>,
     /// A hash of no one's password, verified against when the account does not exist.
     decoy: Arc<OnceLock<String>>,
 }
 
+/// Gives the calling thread the lowest CPU priority (on Linux, `setpriority` with `who = 0`
+/// applies to the calling thread only). Best effort: where it fails, hashing runs at normal
+/// priority.
+fn lowest_priority() {
+    // SAFETY: a system call on the calling thread's scheduling priority; no memory is involved.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
+}
+
 impl Hasher {
-    /// At most `concurrency` hashes at once (each takes 19 MiB and a core for a few tens of ms).
+    /// `concurrency` hashing threads, so at most that many hashes at once (each takes 19 MiB
+    /// and a core for a few tens of ms).
     pub fn new(concurrency: usize) -> Self {
-        Self { slots: Arc::new(Semaphore::new(concurrency.max(1))), decoy: Arc::default() }
+        let concurrency = concurrency.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..concurrency {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new().name(format!("password-{n}")).spawn(move || {
+                lowest_priority();
+                loop {
+                    let job = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
+        Self { slots: Arc::new(Semaphore::new(concurrency)), jobs, decoy: Arc::default() }
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
@@ -79,13 +118,13 @@ impl Hasher {
             .await
             .map_err(|_| PasswordError::Busy)?
             .map_err(|_| PasswordError::Busy)?;
-        let out = tokio::task::spawn_blocking(move || {
-            let out = work();
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(|e| PasswordError::Internal(e.to_string()))?;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs.send(job).map_err(|_| PasswordError::Internal("the hashing threads stopped".into()))?;
+        let out = answer.await.map_err(|_| PasswordError::Internal("a hashing thread failed".into()))?;
+        drop(permit);
         Ok(out)
     }
 

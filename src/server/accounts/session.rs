@@ -8,6 +8,7 @@ use crate::model::UserId;
 use crate::server::db::{self, sessions::SessionUser};
 use crate::server::error::ServerError;
 use crate::server::state::AppState;
+use chrono::{DateTime, Utc};
 
 /// Starts a session for `user`; answers the token for the cookie (a new one at every sign-in).
 pub async fn start(
@@ -22,14 +23,26 @@ pub async fn start(
     Ok(token)
 }
 
-/// The user of the session whose cookie holds `token`, when it is live.
-pub async fn user_of(state: &AppState, token: &str) -> Result<Option<SessionUser>, ServerError> {
+/// Now, and the times a live session was last used after and started after.
+fn live_window(state: &AppState) -> (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) {
     let now = state.clock.wall();
     let settings = &state.settings;
     let idle_since = now - chrono::Duration::from_std(settings.session_idle).unwrap_or(chrono::Duration::days(7));
     let started_after =
         now - chrono::Duration::from_std(settings.session_lifetime).unwrap_or(chrono::Duration::days(30));
+    (now, idle_since, started_after)
+}
+
+/// The user of the session whose cookie holds `token`, when it is live.
+pub async fn user_of(state: &AppState, token: &str) -> Result<Option<SessionUser>, ServerError> {
+    let (now, idle_since, started_after) = live_window(state);
     Ok(db::sessions::find_live(&state.db, &TokenHash::of(token).0, now, idle_since, started_after).await?)
+}
+
+/// The live sessions of `user`, most recently used first.
+pub async fn list(state: &AppState, user: UserId) -> Result<Vec<db::sessions::SessionRow>, ServerError> {
+    let (_, idle_since, started_after) = live_window(state);
+    Ok(db::sessions::list_live(&state.db, user, idle_since, started_after).await?)
 }
 
 /// Ends the session of `token` (sign-out).

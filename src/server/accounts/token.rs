@@ -46,6 +46,28 @@ impl TokenHash {
     pub fn of(text: &str) -> Self {
         Self(Sha256::digest(text.as_bytes()).into())
     }
+
+    /// A stored hash (32 bytes).
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+
+    /// Lowercase hex, as the account page names a session.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The hash whose `to_hex` is `text`.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        if text.len() != 64 || !text.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).ok()?;
+        }
+        Some(Self(out))
+    }
 }
 
 #[cfg(test)]
@@ -63,5 +85,8 @@ mod tests {
         assert_eq!(a.hash(), TokenHash::of(a.expose()));
         assert_ne!(a.hash(), b.hash());
         assert!(!format!("{a:?}").contains(hex), "Debug shows no secret");
+        assert_eq!(TokenHash::from_hex(&a.hash().to_hex()), Some(a.hash()));
+        assert_eq!(TokenHash::from_hex("zz"), None);
+        assert_eq!(TokenHash::from_hex(&"é".repeat(32)), None);
     }
 }

@@ -84,3 +84,43 @@ pub async fn delete_others(db: impl PgExecutor<'_>, user: UserId, keep: Option<&
         .await?
         .rows_affected())
 }
+
+/// One of a user's live sessions, as their account page lists it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub token_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The live sessions of `user` (see `find_live`), most recently used first.
+pub async fn list_live(
+    db: impl PgExecutor<'_>,
+    user: UserId,
+    idle_since: DateTime<Utc>,
+    started_after: DateTime<Utc>,
+) -> sqlx::Result<Vec<SessionRow>> {
+    sqlx::query_as(
+        "SELECT token_hash, created_at, last_seen_at, address, user_agent FROM sessions
+         WHERE user_id = $1 AND last_seen_at > $2 AND created_at > $3
+         ORDER BY last_seen_at DESC LIMIT 100",
+    )
+    .bind(user)
+    .bind(idle_since)
+    .bind(started_after)
+    .fetch_all(db)
+    .await
+}
+
+/// Ends the session `token_hash` when it is `user`'s; answers whether it was.
+pub async fn delete_of_user(db: impl PgExecutor<'_>, user: UserId, token_hash: &[u8]) -> sqlx::Result<bool> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash = $2")
+        .bind(user)
+        .bind(token_hash)
+        .execute(db)
+        .await?
+        .rows_affected()
+        > 0)
+}

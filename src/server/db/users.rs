@@ -67,3 +67,21 @@ pub async fn create(
     .fetch_optional(db)
     .await
 }
+
+/// The user with `id`.
+pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as("SELECT id, email, name, password_hash, role, active FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn set_name(db: impl PgExecutor<'_>, id: UserId, name: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET name = $2 WHERE id = $1").bind(id).bind(name).execute(db).await?;
+    Ok(())
+}
+
+pub async fn set_password(db: impl PgExecutor<'_>, id: UserId, password_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1").bind(id).bind(password_hash).execute(db).await?;
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! One component per route.
 
+pub mod account;
 pub mod issue;
 pub mod issues;
 pub mod login;
