@@ -1,8 +1,10 @@
 //! Passwords: Argon2id with OWASP's parameters (19 MiB of memory, 2 passes, 1 lane), kept as PHC
 //! strings (which carry their parameters, so they can be raised later). Hashing runs on a few
-//! threads of its own at the lowest CPU priority (nice 19), a bounded number at a time, so a
-//! flood of sign-in attempts takes only the CPU that ingest, the worker, PostgreSQL and Redis
-//! leave over; a wrong password and an unknown account cost the same work.
+//! threads of its own at the lowest CPU priority, each resting after every hash so that it is
+//! busy at most `DUTY_PERCENT` of the time: a flood of sign-in attempts waits in line (and after
+//! `WAIT` is refused as busy) instead of taking CPU from ingest, the worker, PostgreSQL and
+//! Redis — the scheduler's priority alone does not do that, since other processes are scheduled
+//! as groups of their own. A wrong password and an unknown account cost the same work.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -14,6 +16,9 @@ use tokio::sync::Semaphore;
 pub const MIN_LEN: usize = 10;
 /// Longest password accepted (hashing cost does not depend on it, but the request's size does).
 pub const MAX_LEN: usize = 1024;
+/// The share of its time a hashing thread may spend hashing (a hash takes about 15 ms of one
+/// core: with one thread at most about 6 sign-ins a second, a tenth of a core).
+const DUTY_PERCENT: u32 = 10;
 /// How long a hash waits for its turn before the attempt is refused as busy.
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -100,10 +105,10 @@ impl Hasher {
                         Ok(q) => q.recv(),
                         Err(_) => return,
                     };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
+                    let Ok(job) = job else { return };
+                    let started = std::time::Instant::now();
+                    job();
+                    std::thread::sleep(started.elapsed() * (100 - DUTY_PERCENT) / DUTY_PERCENT);
                 }
             });
             if let Err(e) = spawned {
