@@ -11,7 +11,7 @@ pub async fn sign_in(email: String, password: String, next: String) -> Result<St
     use crate::server::accounts::{session, throttle};
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    let (address, user_agent) = client()?;
+    let (address, user_agent) = super::client()?;
     let email = email.trim();
     if let Some(retry_after) = throttle::blocked(&st, email, &address).await? {
         return Err(AppError::TooManyAttempts { retry_after });
@@ -21,12 +21,20 @@ pub async fn sign_in(email: String, password: String, next: String) -> Result<St
     let matches = st.passwords.verify(&password, stored).await.map_err(password_error)?;
     let Some(user) = user.filter(|_| matches) else {
         throttle::failed(&st, email, &address).await?;
+        crate::server::audit::record(&st, Err(email), "sign_in_failed", None, "", Some(&address)).await;
         tracing::info!(address = %address, "failed sign-in");
         return Err(AppError::WrongCredentials);
     };
     throttle::succeeded(&st, email, &address).await?;
     let token = session::start(&st, user.id, Some(&address), user_agent.as_deref()).await?;
     set_cookie(crate::server::accounts::cookie::set(&st.settings, token.expose()));
+    let who = crate::server::db::sessions::SessionUser {
+        user: user.id,
+        email: user.email.clone(),
+        name: user.name.clone(),
+        role: user.role(),
+    };
+    crate::server::audit::record(&st, Ok(&who), "sign_in", None, "", Some(&address)).await;
     tracing::info!(user.id = %user.id, address = %address, "signed in");
     Ok(crate::model::safe_next(&next).to_owned())
 }
@@ -39,6 +47,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     let me = super::signed_in()?;
     session::end(&st, &me.token).await?;
     set_cookie(cookie::clear(&st.settings));
+    super::audit(&st, &me, "sign_out", None, "").await;
     tracing::info!(user.id = %me.user.user, "signed out");
     Ok(())
 }
@@ -60,7 +69,7 @@ pub async fn complete_setup(token: String, email: String, name: String, password
     use crate::server::db::{self, links::Purpose};
     use crate::server::error::ServerError;
     let st = crate::server::state()?;
-    let (address, user_agent) = client()?;
+    let (address, user_agent) = super::client()?;
     let email = email.trim();
     if !looks_like_email(email) {
         return Err(AppError::Invalid("Email: enter an email address".into()));
@@ -84,18 +93,11 @@ pub async fn complete_setup(token: String, email: String, name: String, password
     tx.commit().await.map_err(ServerError::from)?;
     let token = session::start(&st, user, Some(&address), user_agent.as_deref()).await?;
     set_cookie(crate::server::accounts::cookie::set(&st.settings, token.expose()));
+    let who =
+        crate::server::db::sessions::SessionUser { user, email: email.to_owned(), name, role: InstanceRole::Admin };
+    crate::server::audit::record(&st, Ok(&who), "first_admin_created", None, email, Some(&address)).await;
     tracing::info!(user.id = %user, "first admin created through the set-up link");
     Ok(())
-}
-
-/// The calling client's address (`unknown` when the server does not know it) and user agent.
-#[cfg(feature = "ssr")]
-fn client() -> Result<(String, Option<String>), AppError> {
-    let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Unavailable)?;
-    let address =
-        crate::server::auth_failures::ClientAddr::of(&parts).0.map_or_else(|| "unknown".into(), |a| a.to_string());
-    let user_agent = parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    Ok((address, user_agent))
 }
 
 #[cfg(feature = "ssr")]
@@ -170,6 +172,7 @@ pub async fn change_password(current: String, new: String) -> Result<(), AppErro
     let hash = st.passwords.hash(&new).await.map_err(password_error)?;
     db::users::set_password(&st.db, user.id, &hash).await.map_err(ServerError::from)?;
     let ended = session::end_others(&st, user.id, Some(&me.token)).await?;
+    super::audit(&st, &me, "password_change", None, &format!("{ended} other sessions ended")).await;
     tracing::info!(user.id = %user.id, sessions.ended = ended, "password changed");
     Ok(())
 }
@@ -188,5 +191,6 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
     if hash == TokenHash::of(&me.token) {
         set_cookie(cookie::clear(&st.settings));
     }
+    super::audit(&st, &me, "session_end", None, &format!("session {}", &id[..12.min(id.len())])).await;
     Ok(())
 }

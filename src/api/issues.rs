@@ -74,9 +74,10 @@ pub async fn get_issue(id: IssueId, event: Option<ErrorId>) -> Result<IssueDetai
 pub async fn set_issue_status(id: IssueId, status: IssueStatus) -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    super::signed_in()?;
+    let me = super::signed_in()?;
     let project = super::dashboard_project(&st).await?.id;
     db::issues::set_status(&st.db, project, id, status).await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    super::audit(&st, &me, "issue_status", Some(project), &format!("issue {id}: {}", status.as_str())).await;
     crate::server::live::changed(&st, project, &[id]).await;
     Ok(())
 }
@@ -86,11 +87,12 @@ pub async fn set_issue_status(id: IssueId, status: IssueStatus) -> Result<(), Ap
 pub async fn delete_issue(id: IssueId) -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    super::signed_in()?;
+    let me = super::signed_in()?;
     let project = super::dashboard_project(&st).await?.id;
     if !db::issues::delete(&st.db, project, id).await.map_err(ServerError::from)? {
         return Err(AppError::NotFound);
     }
+    super::audit(&st, &me, "issue_delete", Some(project), &format!("issue {id}")).await;
     crate::server::live::changed(&st, project, &[id]).await;
     Ok(())
 }

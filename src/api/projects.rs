@@ -20,12 +20,13 @@ pub async fn get_project_settings() -> Result<ProjectSettings, AppError> {
 pub async fn create_api_key(name: String) -> Result<NewApiKey, AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    super::signed_in()?;
+    let me = super::signed_in()?;
     let name = name.trim();
     let name = if name.is_empty() { "unnamed" } else { name };
     let name: String = name.replace('\0', "").chars().take(100).collect();
     let p = super::dashboard_project(&st).await?;
     let (key, info) = db::api_keys::create(&st.db, p.id, &name).await.map_err(ServerError::from)?;
+    super::audit(&st, &me, "api_key_create", Some(p.id), &format!("key {} ({name})", info.id)).await;
     Ok(NewApiKey { info, key })
 }
 
@@ -35,11 +36,12 @@ pub async fn create_api_key(name: String) -> Result<NewApiKey, AppError> {
 pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    super::signed_in()?;
+    let me = super::signed_in()?;
     let p = super::dashboard_project(&st).await?;
     if !db::api_keys::revoke_by_id(&st.db, p.id, id).await.map_err(ServerError::from)? {
         return Err(AppError::NotFound);
     }
+    super::audit(&st, &me, "api_key_revoke", Some(p.id), &format!("key {id}")).await;
     st.keys.clear();
     Ok(())
 }
@@ -49,9 +51,10 @@ pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
 pub async fn rotate_dsn_key() -> Result<(), AppError> {
     use crate::server::{db, error::ServerError, state};
     let st = state()?;
-    super::signed_in()?;
+    let me = super::signed_in()?;
     let p = super::dashboard_project(&st).await?;
     db::projects::rotate_key(&st.db, p.id).await.map_err(ServerError::from)?;
+    super::audit(&st, &me, "dsn_rotate", Some(p.id), "").await;
     st.keys.clear();
     Ok(())
 }

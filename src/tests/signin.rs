@@ -268,3 +268,39 @@ async fn a_user_sees_and_ends_their_own_sessions_and_no_one_elses(pool: PgPool) 
     assert_eq!(account.body["user"]["name"], "Grace H");
     assert_eq!(account.body["sessions"].as_array().unwrap().len(), 1);
 }
+
+#[sqlx::test]
+async fn sign_ins_account_key_and_issue_changes_are_audited_and_entries_are_never_changed(pool: PgPool) {
+    use faultline::api::projects::{CreateApiKey, RotateDsnKey};
+    let app = TestApp::spawn(pool).await;
+    app.sign_in(ADMIN_EMAIL, "a wrong password", "/").await;
+    let cookie = app.session().await;
+    app.post_error(json!({"message": "audited"})).await;
+    app.process().await;
+    let issue = app.get("/api/issues").await.body["issues"][0]["id"].as_i64().unwrap();
+    for (path, body) in [
+        (SetIssueStatus::PATH, format!("id={issue}&status=resolved")),
+        (CreateApiKey::PATH, "name=ci".to_owned()),
+        (RotateDsnKey::PATH, String::new()),
+        (SignOut::PATH, String::new()),
+    ] {
+        let a = app.call_server_fn(path, Some(&cookie), &body).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.body);
+    }
+    let rows: Vec<(String, String, Option<i64>, Option<i64>, String, Option<String>)> =
+        sqlx::query_as("SELECT actor, action, actor_id, project_id, target, address FROM audit_log ORDER BY id")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(actions, ["sign_in_failed", "sign_in", "issue_status", "api_key_create", "dsn_rotate", "sign_out"]);
+    assert!(rows.iter().all(|r| r.0 == ADMIN_EMAIL && r.5.is_some()), "{rows:?}");
+    assert_eq!(rows[0].2, None, "a failed attempt names the email tried, no user");
+    assert!(rows[1..].iter().all(|r| r.2.is_some()));
+    assert_eq!((rows[2].3, rows[2].4.as_str()), (Some(app.project.get()), format!("issue {issue}: resolved").as_str()));
+
+    let changed = sqlx::query("UPDATE audit_log SET actor = 'someone else'").execute(&app.state.db).await;
+    assert!(changed.is_err(), "entries are never edited");
+    let deleted = sqlx::query("DELETE FROM audit_log").execute(&app.state.db).await;
+    assert!(deleted.is_err(), "entries are kept a year");
+}

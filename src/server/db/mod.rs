@@ -1,6 +1,7 @@
 //! All SQL lives here: the pool, the migrations, and free query functions per table.
 
 pub mod api_keys;
+pub mod audit;
 pub mod batch;
 pub mod errors;
 pub mod issues;
