@@ -287,7 +287,9 @@ async fn sign_ins_account_key_and_issue_changes_are_audited_and_entries_are_neve
         let a = app.call_server_fn(path, Some(&cookie), &body).await;
         assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.body);
     }
-    let rows: Vec<(String, String, Option<i64>, Option<i64>, String, Option<String>)> =
+    /// actor, action, actor_id, project_id, target, address
+    type Row = (String, String, Option<i64>, Option<i64>, String, Option<String>);
+    let rows: Vec<Row> =
         sqlx::query_as("SELECT actor, action, actor_id, project_id, target, address FROM audit_log ORDER BY id")
             .fetch_all(&app.state.db)
             .await
