@@ -55,9 +55,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// The signed-in user.
 #[server]
 pub async fn signed_in_user() -> Result<CurrentUser, AppError> {
-    let me = super::signed_in()?;
-    let u = me.user;
-    Ok(CurrentUser { id: u.user, email: u.email, name: u.name, role: u.role })
+    Ok(super::signed_in()?.user.into_current())
 }
 
 /// Creates the first admin through the one-time link `/setup/<token>` printed at start-up (only
@@ -124,25 +122,23 @@ fn password_error(e: crate::server::accounts::password::PasswordError) -> AppErr
 #[server]
 pub async fn get_account() -> Result<Account, AppError> {
     use crate::server::accounts::{session, token::TokenHash};
-    use crate::server::{db, error::ServerError};
     let st = crate::server::state()?;
     let me = super::signed_in()?;
-    let user = db::users::find(&st.db, me.user.user).await.map_err(ServerError::from)?.ok_or(AppError::Unauthorized)?;
     let current = TokenHash::of(&me.token);
-    let sessions = session::list(&st, user.id)
+    let sessions = session::list(&st, me.user.user)
         .await?
         .into_iter()
         .map(|s| crate::model::SessionInfo {
             current: s.token_hash == current.0,
-            id: TokenHash::from_slice(&s.token_hash).map(|h| h.to_hex()).unwrap_or_default(),
+            id: crate::server::to_hex(&s.token_hash),
             created_at: s.created_at,
             last_seen_at: s.last_seen_at,
             address: s.address,
             user_agent: s.user_agent,
         })
         .collect();
-    let role = user.role();
-    Ok(Account { user: CurrentUser { id: user.id, email: user.email, name: user.name, role }, sessions })
+    // The guard read the user with the session, on this request.
+    Ok(Account { user: me.user.into_current(), sessions })
 }
 
 /// Sets the signed-in user's name (at most 100 characters).

@@ -19,7 +19,7 @@ pub use ids::{ErrorId, IssueId, ProjectId, ProjectKey, ProjectKeyError};
 pub use issue::{Issue, IssueDetail, IssueList, IssuePage, IssueStatus, IssueSummary, TagFacet};
 pub use live::LiveUpdate;
 pub use project::{Project, ProjectList, dsn};
-pub use query::{IssueQuery, PER_PAGE, Period, query_pairs};
+pub use query::{IssueQuery, PER_PAGE, Period, encode_query_value, query_pairs};
 pub use settings::{ApiKeyInfo, NewApiKey, ProjectSettings};
 pub use stats::{ByLevel, BySource, IssueCounts, Stats};
 pub use user::{Account, CurrentUser, InstanceRole, ProjectRole, SessionInfo, UserId, safe_next};

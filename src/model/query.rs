@@ -100,7 +100,7 @@ impl IssueQuery {
     pub fn to_query(&self) -> String {
         let d = Self::default();
         let mut parts: Vec<String> = Vec::new();
-        let mut add = |k: &str, v: &str| parts.push(format!("{k}={}", encode(v)));
+        let mut add = |k: &str, v: &str| parts.push(format!("{k}={}", encode_query_value(v)));
         if self.status != d.status {
             add("status", self.status.map_or("all", |s| s.as_str()));
         }
@@ -209,8 +209,8 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Encodes a query value.
-fn encode(s: &str) -> String {
+/// Encodes a query or form value (the inverse of `query_pairs`' decoding).
+pub fn encode_query_value(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -38,10 +38,14 @@ pub fn state() -> Result<AppState, AppError> {
 
 /// Lowercase hex SHA-256 of a text.
 pub fn sha256_hex(s: &str) -> String {
+    to_hex(&Sha256::digest(s.as_bytes()))
+}
+
+/// Lowercase hex of bytes.
+pub fn to_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(s.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         out.push(HEX[(b >> 4) as usize] as char);
         out.push(HEX[(b & 0xf) as usize] as char);
     }

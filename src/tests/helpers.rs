@@ -85,6 +85,7 @@ impl TestApp {
     /// Calls the sign-in server function as the login form does.
     pub async fn sign_in(&self, email: &str, password: &str, next: &str) -> Answer {
         use faultline::api::account::SignIn;
+        use faultline::model::encode_query_value as form;
         use leptos::server_fn::ServerFn;
         let body = format!("email={}&password={}&next={}", form(email), form(password), form(next));
         self.call_server_fn(SignIn::PATH, None, &body).await
@@ -277,19 +278,6 @@ pub fn session_cookie(a: &Answer) -> Option<String> {
         .filter_map(|v| v.split(';').next())
         .find(|pair| pair.contains("faultline_session=") && !pair.ends_with('='))
         .map(str::to_owned)
-}
-
-/// Form-encodes a value.
-pub fn form(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `host:port` of the Redis the tests use (`REDIS_URL`), for a proxy in front of it.

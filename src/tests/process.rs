@@ -77,8 +77,11 @@ impl ServerProcess {
     pub async fn session(&self, email: &str, password: &str) -> String {
         use faultline::api::account::SignIn;
         use leptos::server_fn::ServerFn;
-        let body =
-            format!("email={}&password={}&next=%2F", crate::helpers::form(email), crate::helpers::form(password));
+        let body = format!(
+            "email={}&password={}&next=%2F",
+            faultline::model::encode_query_value(email),
+            faultline::model::encode_query_value(password)
+        );
         let headers = [("Content-Type", "application/x-www-form-urlencoded".to_owned())];
         let (status, answer) = http(&self.addr, "POST", SignIn::PATH, &headers, body.as_bytes()).await;
         assert_eq!(status, 200, "{answer}");

@@ -2,11 +2,12 @@
 //! session cookie, sign-out, the throttle, the first admin's set-up link, and the refusal of
 //! calls from other sites; the account page's password change and sessions.
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, form, session_cookie};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, session_cookie};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use faultline::api::account::{ChangePassword, CompleteSetup, EndSession, GetAccount, RenameAccount, SignIn, SignOut};
 use faultline::api::issues::{ListIssues, SetIssueStatus};
+use faultline::model::encode_query_value as form;
 use leptos::server_fn::ServerFn;
 use serde_json::json;
 use sqlx::PgPool;

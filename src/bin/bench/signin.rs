@@ -6,6 +6,7 @@ use super::http::{Conn, request};
 use super::load;
 use super::{CONNECTIONS, Report, percentile, wait_drained};
 use faultline::api::account::SignIn;
+use faultline::model::encode_query_value;
 use leptos::server_fn::ServerFn;
 use serde_json::json;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ struct Attempts {
 /// `CLIENTS` clients signing in until `stop` turns true.
 async fn sign_in_load(addr: &str, stop: Arc<AtomicBool>) -> Attempts {
     let (email, password) = credentials();
-    let body = format!("email={}&password={}&next=%2F", encode(&email), encode(&password));
+    let body = format!("email={}&password={}&next=%2F", encode_query_value(&email), encode_query_value(&password));
     let req = Arc::new(request(
         "POST",
         SignIn::PATH,
@@ -71,10 +72,6 @@ async fn sign_in_load(addr: &str, stop: Arc<AtomicBool>) -> Attempts {
     }
     out.elapsed = start.elapsed();
     out
-}
-
-fn encode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 /// Small events, closed loop for `seconds`: processed/s from the first send until all are stored.

@@ -17,13 +17,7 @@ impl SecretToken {
     pub fn generate(prefix: &str) -> Result<Self, getrandom::Error> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
-        let mut text = String::with_capacity(prefix.len() + 65);
-        text.push_str(prefix);
-        text.push('_');
-        for b in bytes {
-            text.push_str(&format!("{b:02x}"));
-        }
-        Ok(Self(text))
+        Ok(Self(format!("{prefix}_{}", crate::server::to_hex(&bytes))))
     }
 
     pub fn expose(&self) -> &str {
@@ -47,17 +41,8 @@ impl TokenHash {
         Self(Sha256::digest(text.as_bytes()).into())
     }
 
-    /// A stored hash (32 bytes).
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        bytes.try_into().ok().map(Self)
-    }
-
-    /// Lowercase hex, as the account page names a session.
-    pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// The hash whose `to_hex` is `text`.
+    /// The hash whose lowercase hex (`server::to_hex`, as the account page names a session) is
+    /// `text`.
     pub fn from_hex(text: &str) -> Option<Self> {
         if text.len() != 64 || !text.is_ascii() {
             return None;
@@ -85,7 +70,7 @@ mod tests {
         assert_eq!(a.hash(), TokenHash::of(a.expose()));
         assert_ne!(a.hash(), b.hash());
         assert!(!format!("{a:?}").contains(hex), "Debug shows no secret");
-        assert_eq!(TokenHash::from_hex(&a.hash().to_hex()), Some(a.hash()));
+        assert_eq!(TokenHash::from_hex(&crate::server::to_hex(&a.hash().0)), Some(a.hash()));
         assert_eq!(TokenHash::from_hex("zz"), None);
         assert_eq!(TokenHash::from_hex(&"é".repeat(32)), None);
     }

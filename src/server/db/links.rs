@@ -5,20 +5,16 @@ use crate::model::UserId;
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-/// What a link is for.
+/// What a link is for (the table also allows `invite` and `reset`, for the links to come).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
     Setup,
-    Invite,
-    Reset,
 }
 
 impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Purpose::Setup => "setup",
-            Purpose::Invite => "invite",
-            Purpose::Reset => "reset",
         }
     }
 }
@@ -44,25 +40,8 @@ pub async fn insert(
     Ok(())
 }
 
-/// True when the link of `token_hash` is for `purpose`, unused and not expired at `now`.
-pub async fn is_open(
-    db: impl PgExecutor<'_>,
-    token_hash: &[u8],
-    purpose: Purpose,
-    now: DateTime<Utc>,
-) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM account_links
-                        WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3)",
-    )
-    .bind(token_hash)
-    .bind(purpose.as_str())
-    .bind(now)
-    .fetch_one(db)
-    .await
-}
-
-/// Marks the link used when it is open (see `is_open`); answers whether it was, and its user.
+/// Marks the link used when it is for `purpose`, unused and not expired at `now`; answers
+/// whether it was, and its user.
 /// Two requests with one link: only the first gets `Some`.
 pub async fn take(
     db: impl PgExecutor<'_>,

@@ -1,6 +1,6 @@
 //! Queries on `sessions`: a session is found by the SHA-256 of its cookie's token.
 
-use crate::model::{InstanceRole, UserId};
+use crate::model::{CurrentUser, InstanceRole, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
@@ -11,6 +11,13 @@ pub struct SessionUser {
     pub email: String,
     pub name: String,
     pub role: InstanceRole,
+}
+
+impl SessionUser {
+    /// The user as the dashboard shows them.
+    pub fn into_current(self) -> CurrentUser {
+        CurrentUser { id: self.user, email: self.email, name: self.name, role: self.role }
+    }
 }
 
 pub async fn insert(
