@@ -4,7 +4,9 @@ use crate::ui::pages::account::AccountPage;
 use crate::ui::pages::issue::IssuePage;
 use crate::ui::pages::issues::IssuesPage;
 use crate::ui::pages::login::{LoginPage, SetupPage};
+use crate::ui::pages::projects::ProjectsPage;
 use crate::ui::pages::settings::SettingsPage;
+use crate::ui::projects::{ProjectSwitcher, Projects};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
@@ -33,8 +35,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let me = Resource::new(|| (), |_| crate::api::account::signed_in_user());
+    Projects::provide();
     // In the browser, once signed in: report this page's own uncaught errors and panics to the
-    // default project.
+    // first project the user sees.
     Effect::new(move |installed: Option<bool>| {
         if installed == Some(true) {
             return true;
@@ -67,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=IssuesPage />
                     <Route path=(StaticSegment("issues"), ParamSegment("id")) view=IssuePage />
                     <Route path=StaticSegment("settings") view=SettingsPage />
+                    <Route path=StaticSegment("projects") view=ProjectsPage />
                     <Route path=StaticSegment("account") view=AccountPage />
                     <Route path=StaticSegment("login") view=LoginPage />
                     <Route path=(StaticSegment("setup"), ParamSegment("token")) view=SetupPage />
@@ -90,9 +94,10 @@ fn SignedInMenu(user: crate::model::CurrentUser) -> impl IntoView {
     });
     let shown = if user.name.is_empty() { user.email.clone() } else { user.name.clone() };
     view! {
+        <ProjectSwitcher />
         <nav aria-label="Main">
             <a href="/">"Issues"</a>
-            <a href="/settings">"Settings"</a>
+            <a href="/projects">"Projects"</a>
             <a href="/account">"Account"</a>
         </nav>
         <div class="account">

@@ -1,16 +1,18 @@
 //! Test error triggers: the reporter set-up for the dashboard's own frontend errors, and a server
-//! function that really fails and records its error through the normal pipeline.
+//! function that really fails and records its error through the normal pipeline (both in the
+//! first project the user sees).
 
 use crate::model::AppError;
 use leptos::prelude::*;
 
-/// The default project's id and public DSN key, for the dashboard's own error reporter.
+/// The id and public DSN key of the first project the user sees (the one the installation
+/// started with, for an admin), for the dashboard's own error reporter.
 #[server]
 pub async fn get_reporter_config() -> Result<(i64, String), AppError> {
     use crate::server::state;
     let st = state()?;
-    super::signed_in()?;
-    let p = super::dashboard_project(&st).await?;
+    let me = super::signed_in()?;
+    let p = super::slug_grant(&st, &me, None, crate::model::ProjectRole::Viewer).await?.project;
     Ok((p.id.get(), p.public_key))
 }
 
@@ -28,12 +30,12 @@ pub async fn trigger_backend_error() -> Result<(), AppError> {
         retries: u32,
     }
     let st = state()?;
-    super::signed_in()?;
+    let me = super::signed_in()?;
     let failure = match serde_json::from_str::<PaymentConfig>("{\"gateway\": \"stripe\", \"retries\": \"three\"}") {
         Ok(_) => return Ok(()),
         Err(e) => e,
     };
-    let p = super::dashboard_project(&st).await?;
+    let p = super::slug_grant(&st, &me, None, crate::model::ProjectRole::Viewer).await?.project;
     let now = chrono::Utc::now();
     let message = format!("Backend test error: payment config invalid: {failure}");
     let entry = QueuedError {

@@ -3,6 +3,7 @@
 use super::error_event::ErrorEvent;
 use super::error_event::{Level, ParseEnumError, word_enum};
 use super::ids::{ErrorId, IssueId, ProjectId};
+use super::project::ProjectBrief;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -56,6 +57,17 @@ pub struct IssuePage {
     pub per_page: i64,
     /// The server's time of the answer, so "3 min ago" reads the same on server and browser.
     pub now: DateTime<Utc>,
+    /// Every project the caller can see (the rows name theirs; the filter offers them).
+    pub projects: Vec<ProjectBrief>,
+    /// The project the list is limited to, or `None` for all of them.
+    pub project: Option<ProjectId>,
+}
+
+impl IssuePage {
+    /// The project of this id among the caller's.
+    pub fn project(&self, id: ProjectId) -> Option<&ProjectBrief> {
+        self.projects.iter().find(|p| p.id == id)
+    }
 }
 
 /// One issue with one of its events and the neighbours for navigation.
@@ -74,6 +86,8 @@ pub struct IssueDetail {
     /// Top values of the issue's tags (environment, release, browser, os, server, event tags).
     pub facets: Vec<TagFacet>,
     pub now: DateTime<Utc>,
+    /// The issue's project, with the caller's role in it (what the page offers depends on it).
+    pub project: ProjectBrief,
 }
 
 /// The most common values of one tag among an issue's (latest 10,000) events.

@@ -20,6 +20,8 @@ pub const PER_PAGE: i64 = 25;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IssueQuery {
+    /// A project's slug; `None`: every project the caller can see.
+    pub project: Option<String>,
     /// `None`: every status.
     pub status: Option<IssueStatus>,
     pub level: Option<Level>,
@@ -40,6 +42,7 @@ pub struct IssueQuery {
 impl Default for IssueQuery {
     fn default() -> Self {
         Self {
+            project: None,
             status: Some(IssueStatus::Unresolved),
             level: None,
             source: None,
@@ -78,6 +81,7 @@ impl IssueQuery {
             let (k, v) = (k.as_str(), v.trim());
             let text = || (!v.is_empty()).then(|| v.to_owned());
             match k {
+                "project" => q.project = text(),
                 "status" => q.status = if v == "all" { None } else { v.parse().ok().or(q.status) },
                 "level" => q.level = v.parse().ok(),
                 "source" => q.source = v.parse().ok(),
@@ -101,6 +105,9 @@ impl IssueQuery {
         let d = Self::default();
         let mut parts: Vec<String> = Vec::new();
         let mut add = |k: &str, v: &str| parts.push(format!("{k}={}", encode_query_value(v)));
+        if let Some(p) = &self.project {
+            add("project", p);
+        }
         if self.status != d.status {
             add("status", self.status.map_or("all", |s| s.as_str()));
         }
@@ -236,7 +243,10 @@ mod tests {
 
     #[test]
     fn a_query_round_trips_through_the_url() {
-        let q = IssueQuery::from_query("?status=all&level=fatal&q=payment+100%25+failed&period=7d&sort=count&page=3");
+        let q = IssueQuery::from_query(
+            "?project=checkout-api&status=all&level=fatal&q=payment+100%25+failed&period=7d&sort=count&page=3",
+        );
+        assert_eq!(q.project.as_deref(), Some("checkout-api"));
         assert_eq!(q.status, None);
         assert_eq!(q.level, Some(Level::Fatal));
         assert_eq!(q.q.as_deref(), Some("payment 100% failed"));

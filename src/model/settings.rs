@@ -1,6 +1,9 @@
-//! Project settings as the dashboard shows them: the DSN and the API keys (never their secret).
+//! Project settings as the dashboard shows them: the DSN, the API keys (never their secret), the
+//! members and the caller's role.
 
 use super::ids::ProjectId;
+use super::project::Member;
+use super::user::ProjectRole;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +21,13 @@ pub struct ApiKeyInfo {
 pub struct ProjectSettings {
     pub id: ProjectId,
     pub name: String,
+    pub slug: String,
     pub dsn: String,
+    /// Listed for project admins only.
     pub keys: Vec<ApiKeyInfo>,
+    pub members: Vec<Member>,
+    /// The caller's role here (instance admins are admins everywhere).
+    pub role: ProjectRole,
 }
 
 /// A key just created: the only time its secret is shown.

@@ -37,6 +37,23 @@ word_enum!(
     ProjectRole { Admin => "admin", Member => "member", Viewer => "viewer" }
 );
 
+impl ProjectRole {
+    /// Whether this role may do what `needed` may: admin > member > viewer.
+    pub fn allows(self, needed: ProjectRole) -> bool {
+        let rank = |r: ProjectRole| match r {
+            ProjectRole::Viewer => 0,
+            ProjectRole::Member => 1,
+            ProjectRole::Admin => 2,
+        };
+        rank(self) >= rank(needed)
+    }
+
+    /// Whether this role may triage (resolve, ignore, delete issues and errors).
+    pub fn can_triage(self) -> bool {
+        self.allows(ProjectRole::Member)
+    }
+}
+
 /// The signed-in user, as the dashboard shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentUser {
@@ -78,7 +95,16 @@ pub fn safe_next(next: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{ProjectRole, safe_next};
+
+    #[test]
+    fn project_roles_allow_what_the_roles_below_them_allow() {
+        use ProjectRole::{Admin, Member, Viewer};
+        assert!(Admin.allows(Admin) && Admin.allows(Member) && Admin.allows(Viewer));
+        assert!(!Member.allows(Admin) && Member.allows(Member) && Member.allows(Viewer));
+        assert!(!Viewer.allows(Admin) && !Viewer.allows(Member) && Viewer.allows(Viewer));
+        assert!(!Viewer.can_triage() && Member.can_triage());
+    }
 
     #[test]
     fn only_paths_of_this_site_are_followed_after_sign_in() {

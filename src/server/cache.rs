@@ -31,12 +31,25 @@ impl Cache {
         format!("{}:{}:gen", self.prefix, project)
     }
 
-    /// Looks up `what` (e.g. `stats` or a list's query) for `project`: the cached bytes, if any,
-    /// and the slot to store a fresh answer in.
-    pub async fn lookup(&self, project: ProjectId, what: &str) -> Result<(Option<Vec<u8>>, Slot), ServerError> {
+    /// Looks up `what` (e.g. `stats` or a list's query) over `projects` (one, or the several an
+    /// All projects list covers): the cached bytes, if any, and the slot to store a fresh answer
+    /// in. The key holds every project's generation, so a change to any of them makes it stale.
+    pub async fn lookup(&self, projects: &[ProjectId], what: &str) -> Result<(Option<Vec<u8>>, Slot), ServerError> {
         let mut conn = self.pool.get().await?;
-        let generation: Option<u64> = redis::cmd("GET").arg(self.gen_key(project)).query_async(&mut conn).await?;
-        let key = format!("{}:{}:{}:{}", self.prefix, project, generation.unwrap_or(0), what);
+        let gen_keys: Vec<String> = projects.iter().map(|p| self.gen_key(*p)).collect();
+        let generations: Vec<Option<u64>> = if gen_keys.is_empty() {
+            Vec::new()
+        } else {
+            redis::cmd("MGET").arg(&gen_keys).query_async(&mut conn).await?
+        };
+        let join = |parts: Vec<String>| parts.join(".");
+        let key = format!(
+            "{}:{}:{}:{}",
+            self.prefix,
+            join(projects.iter().map(ToString::to_string).collect()),
+            join(generations.iter().map(|g| g.unwrap_or(0).to_string()).collect()),
+            what
+        );
         let hit: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
         Ok((hit, Slot { key }))
     }
@@ -67,12 +80,12 @@ impl Cache {
         Ok(())
     }
 
-    /// `what` of `project` as a typed value (the dashboard's reads): from the cache when it holds
-    /// it for the project's current data, else computed and stored. A cache that cannot be
+    /// `what` of `projects` as a typed value (the dashboard's reads): from the cache when it
+    /// holds it for the projects' current data, else computed and stored. A cache that cannot be
     /// reached, or an entry that no longer decodes, is skipped.
     pub async fn get_or_compute<T, E, Fut>(
         &self,
-        project: ProjectId,
+        projects: &[ProjectId],
         what: &str,
         compute: impl FnOnce() -> Fut,
     ) -> Result<T, E>
@@ -80,7 +93,7 @@ impl Cache {
         T: serde::Serialize + serde::de::DeserializeOwned,
         Fut: std::future::Future<Output = Result<T, E>>,
     {
-        let lookup = self.lookup(project, what).await;
+        let lookup = self.lookup(projects, what).await;
         if let Ok((Some(bytes), _)) = &lookup
             && let Ok(value) = serde_json::from_slice(bytes)
         {

@@ -15,6 +15,7 @@ pub mod intake;
 pub mod keys;
 pub mod live;
 pub mod process;
+pub mod projects;
 pub mod queue;
 pub mod rest;
 pub mod spool;

@@ -53,12 +53,20 @@ pub struct Prepared {
     pub setup_url: Option<String>,
 }
 
-/// Applies migrations and makes sure the `default` project has the configured API key.
+/// Applies migrations and makes sure the first project (`default` in a new installation, made
+/// again if every project was deleted) has the configured API key.
 pub async fn prepare(state: &AppState) -> Result<Prepared, ServerError> {
     db::MIGRATOR.run(&state.db).await.map_err(|e| ServerError::Other(format!("migrations: {e}")))?;
-    let project = db::projects::find_by_name(&state.db, "default")
-        .await?
-        .ok_or_else(|| ServerError::Other("the default project is missing".into()))?;
+    let project = match db::projects::first(&state.db).await? {
+        Some(project) => project,
+        None => {
+            let mut conn = state.db.acquire().await?;
+            db::projects::insert(&mut conn, "default", "default").await?;
+            db::projects::first(&state.db)
+                .await?
+                .ok_or_else(|| ServerError::Other("could not create the default project".into()))?
+        }
+    };
     db::api_keys::ensure(
         &state.db,
         project.id,

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use faultline::model::ProjectId;
+use faultline::model::{ProjectId, UserId};
 use faultline::server::config::Settings;
 use faultline::server::state::AppState;
 use faultline::server::{db, startup, worker};
@@ -80,6 +80,17 @@ impl TestApp {
         let a = self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, "/").await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         session_cookie(&a).expect("a session cookie")
+    }
+
+    /// Creates an active user with `role` and signs them in; answers their id and the session's
+    /// `Cookie` header value.
+    pub async fn user_session(&self, email: &str, role: faultline::model::InstanceRole) -> (UserId, String) {
+        let password = "a user password";
+        let hash = self.state.passwords.hash(password).await.expect("hash");
+        let id = db::users::create(&self.state.db, email, "", &hash, role).await.expect("db").expect("a new email");
+        let a = self.sign_in(email, password, "/").await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        (id, session_cookie(&a).expect("a session cookie"))
     }
 
     /// Calls the sign-in server function as the login form does.
@@ -234,7 +245,11 @@ impl TestApp {
 
     /// A second project with its own API key.
     pub async fn other_project(&self, name: &str, key: &str) -> ProjectId {
-        let p = db::projects::insert(&self.state.db, name).await.expect("project");
+        let slug = faultline::model::slugify(name);
+        let p = db::projects::insert(&mut self.state.db.acquire().await.expect("connection"), name, &slug)
+            .await
+            .expect("project")
+            .expect("a free name");
         db::api_keys::ensure(&self.state.db, p.id, "test", key).await.expect("key");
         p.id
     }

@@ -12,6 +12,7 @@ mod openapi;
 mod overload;
 mod pipeline;
 mod process;
+mod projects;
 mod rest;
 mod sdk;
 /// The bench's seeder, for tests that need a large project.

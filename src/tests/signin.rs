@@ -281,8 +281,8 @@ async fn sign_ins_account_key_and_issue_changes_are_audited_and_entries_are_neve
     let issue = app.get("/api/issues").await.body["issues"][0]["id"].as_i64().unwrap();
     for (path, body) in [
         (SetIssueStatus::PATH, format!("id={issue}&status=resolved")),
-        (CreateApiKey::PATH, "name=ci".to_owned()),
-        (RotateDsnKey::PATH, String::new()),
+        (CreateApiKey::PATH, format!("project={}&name=ci", app.project)),
+        (RotateDsnKey::PATH, format!("project={}", app.project)),
         (SignOut::PATH, String::new()),
     ] {
         let a = app.call_server_fn(path, Some(&cookie), &body).await;

@@ -17,7 +17,11 @@ pub async fn seed_project(
     issues: i64,
     errors: i64,
 ) -> sqlx::Result<ProjectId> {
-    let project = faultline::server::db::projects::insert(db, name).await?.id;
+    let slug = faultline::model::slugify(name);
+    let mut conn = db.acquire().await?;
+    let project =
+        faultline::server::db::projects::insert(&mut conn, name, &slug).await?.ok_or(sqlx::Error::RowNotFound)?.id;
+    drop(conn);
     faultline::server::db::api_keys::ensure(db, project, "bench", api_key).await?;
     sqlx::query(
         "INSERT INTO issues (project_id, fingerprint, title, culprit, level, status, first_seen, last_seen, event_count)

@@ -22,6 +22,13 @@ pub struct SignedIn {
     pub token: String,
 }
 
+impl SignedIn {
+    /// Whether the user is an instance admin (an admin of every project).
+    pub fn is_admin(&self) -> bool {
+        self.user.role == crate::model::InstanceRole::Admin
+    }
+}
+
 /// Server functions that answer without a session: signing in and creating the first admin.
 fn public_server_fn(path: &str) -> bool {
     use crate::api::account::{CompleteSetup, SignIn};

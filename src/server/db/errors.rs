@@ -1,7 +1,7 @@
 //! Queries on `errors`: read one, list with filters, delete.
 
-use super::push_eq;
 use super::search::TextSearch;
+use super::{Scope, push_eq};
 use crate::model::{ErrorEvent, ErrorId, Filter, IssueId, Page, ProjectId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
@@ -83,8 +83,9 @@ pub async fn get(db: impl PgExecutor<'_>, project: ProjectId, id: ErrorId) -> sq
 
 /// Appends the conditions of `f`; its text (`f.q`) comes as `search`, planned by
 /// `TextSearch::plan`.
-pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter, search: &TextSearch) {
-    qb.push(" WHERE e.project_id = ").push_bind(project);
+pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, scope: Scope, f: &Filter, search: &TextSearch) {
+    qb.push(" WHERE ");
+    scope.push(qb, "e.project_id");
     push_eq(qb, "e.level", f.level.map(|l| l.as_str()));
     push_eq(qb, "e.source", f.source.map(|s| s.as_str()));
     push_eq(qb, "i.status", f.status.map(|s| s.as_str()));
@@ -138,7 +139,7 @@ pub async fn list(
         let mut count = QueryBuilder::new("SELECT COALESCE(sum(i.event_count), 0)::bigint FROM issues i");
         let issue_filter = Filter { status: f.status, resolved: f.resolved, issue_id: f.issue_id, ..Filter::default() };
         let no_search = TextSearch::none();
-        super::issues::push_filter(&mut count, project, &issue_filter, &no_search);
+        super::issues::push_filter(&mut count, project.into(), &issue_filter, &no_search);
         let (total, errors) =
             tokio::try_join!(count.build_query_scalar().fetch_one(db), page_of(db, project, f, &no_search, page))?;
         return Ok((errors, total, false));
@@ -188,7 +189,7 @@ fn push_matches(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter,
     if f.status.is_some() || f.resolved.is_some() {
         qb.push(" JOIN issues i ON i.id = e.issue_id");
     }
-    push_filter(qb, project, f, search);
+    push_filter(qb, project.into(), f, search);
     qb.push(" ORDER BY e.timestamp DESC, e.id DESC");
 }
 
@@ -209,7 +210,7 @@ async fn page_of(
     page: Page,
 ) -> sqlx::Result<Vec<ErrorEvent>> {
     let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM errors e JOIN issues i ON i.id = e.issue_id"));
-    push_filter(&mut qb, project, f, search);
+    push_filter(&mut qb, project.into(), f, search);
     qb.push(" ORDER BY e.timestamp DESC, e.id DESC LIMIT ")
         .push_bind(page.limit)
         .push(" OFFSET ")

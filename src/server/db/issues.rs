@@ -1,7 +1,7 @@
 //! Queries on `issues`: read, list with filters and sort, change status, list an issue's errors.
 
-use super::push_eq;
 use super::search::TextSearch;
+use super::{Scope, push_eq};
 use crate::model::{Filter, Issue, IssueId, IssueSort, IssueStatus, Page, ProjectId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
@@ -51,8 +51,9 @@ pub async fn get(db: impl PgExecutor<'_>, project: ProjectId, id: IssueId) -> sq
 
 /// Appends the conditions of `f`; its text (`f.q`) comes as `search`, planned by
 /// `TextSearch::plan`.
-pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f: &Filter, search: &TextSearch) {
-    qb.push(" WHERE i.project_id = ").push_bind(project);
+pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, scope: Scope, f: &Filter, search: &TextSearch) {
+    qb.push(" WHERE ");
+    scope.push(qb, "i.project_id");
     push_eq(qb, "i.level", f.level.map(|l| l.as_str()));
     push_eq(qb, "i.status", f.status.map(|s| s.as_str()));
     push_eq(qb, "i.id", f.issue_id);
@@ -78,14 +79,14 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, project: ProjectId, f
     if let Some(pattern) = search.pattern() {
         // Issues whose title or culprit, or one of whose errors' messages, contain the text: each
         // found once through its trigram index, not per issue.
-        qb.push(" AND i.id IN (SELECT t.id FROM issues t WHERE t.project_id = ")
-            .push_bind(project)
-            .push(" AND (t.title ILIKE ")
+        qb.push(" AND i.id IN (SELECT t.id FROM issues t WHERE ");
+        scope.push(qb, "t.project_id");
+        qb.push(" AND (t.title ILIKE ")
             .push_bind(pattern.to_owned())
             .push(" OR t.culprit ILIKE ")
             .push_bind(pattern.to_owned())
-            .push(") UNION SELECT m.issue_id FROM errors m WHERE m.project_id = ")
-            .push_bind(project);
+            .push(") UNION SELECT m.issue_id FROM errors m WHERE ");
+        scope.push(qb, "m.project_id");
         search.push_condition(qb, "m.message");
         qb.push(")");
     }
@@ -115,10 +116,10 @@ fn push_issue_values(qb: &mut QueryBuilder<Postgres>, f: &Filter) {
     }
 }
 
-/// A page of `project`'s issues matching `f` in `sort` order (descending), and the total.
+/// A page of the issues of `scope` matching `f` in `sort` order (descending), and the total.
 pub async fn list(
     db: &sqlx::PgPool,
-    project: ProjectId,
+    scope: Scope<'_>,
     f: &Filter,
     sort: IssueSort,
     page: Page,
@@ -131,13 +132,13 @@ pub async fn list(
     let search = TextSearch::plan(db, f.q.as_deref()).await?;
     let count = || {
         let mut count = QueryBuilder::new("SELECT count(*) FROM issues i");
-        push_filter(&mut count, project, f, &search);
+        push_filter(&mut count, scope, f, &search);
         count
     };
     if f.q.is_some() {
         // A text search is costly: the page and the total come from one pass over its matches.
         let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS}, count(*) OVER () AS matched FROM issues i"));
-        push_filter(&mut qb, project, f, &search);
+        push_filter(&mut qb, scope, f, &search);
         qb.push(order).push(" LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
         let rows: Vec<CountedRow> = qb.build_query_as().fetch_all(db).await?;
         let total = match rows.first() {
@@ -150,7 +151,7 @@ pub async fn list(
     }
     let mut count = count();
     let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM issues i"));
-    push_filter(&mut qb, project, f, &search);
+    push_filter(&mut qb, scope, f, &search);
     qb.push(order).push(" LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
     // The count and the page run at once, on two connections.
     let (total, rows): (i64, Vec<IssueRow>) =
@@ -164,6 +165,11 @@ struct CountedRow {
     #[sqlx(flatten)]
     row: IssueRow,
     matched: i64,
+}
+
+/// The project an issue belongs to, if it exists.
+pub async fn project_of(db: impl PgExecutor<'_>, id: IssueId) -> sqlx::Result<Option<ProjectId>> {
+    sqlx::query_scalar("SELECT project_id FROM issues WHERE id = $1").bind(id).fetch_optional(db).await
 }
 
 /// Sets an issue's status; answers the updated issue, or `None` if `project` has no such issue.

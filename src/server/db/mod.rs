@@ -36,6 +36,35 @@ pub async fn ping(db: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(db).await.map(|_| ())
 }
 
+/// The projects a read covers: one (the REST API's key, a chosen project), or several (the
+/// dashboard's All projects list). One project keeps the plain `=` its indexes are made for.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    One(crate::model::ProjectId),
+    Many(&'a [crate::model::ProjectId]),
+}
+
+impl From<crate::model::ProjectId> for Scope<'_> {
+    fn from(p: crate::model::ProjectId) -> Self {
+        Scope::One(p)
+    }
+}
+
+impl Scope<'_> {
+    /// Appends `<column> = <project>` or `<column> = ANY(<projects>)` (no `AND`).
+    pub(crate) fn push(&self, qb: &mut sqlx::QueryBuilder<sqlx::Postgres>, column: &str) {
+        match self {
+            Scope::One(p) => {
+                qb.push(column).push(" = ").push_bind(*p);
+            }
+            Scope::Many(ps) => {
+                let ids: Vec<i64> = ps.iter().map(|p| p.get()).collect();
+                qb.push(column).push(" = ANY(").push_bind(ids).push(")");
+            }
+        }
+    }
+}
+
 /// Appends `AND <column> = <value>` style conditions for optional filter values.
 pub(crate) fn push_eq<'t, T>(qb: &mut sqlx::QueryBuilder<sqlx::Postgres>, column: &str, value: Option<T>)
 where

@@ -1,5 +1,6 @@
 //! The aggregate counts behind `GET /api/stats`.
 
+use super::Scope;
 use crate::model::{ByLevel, BySource, Filter, IssueCounts, ProjectId, Stats};
 use sqlx::QueryBuilder;
 
@@ -29,12 +30,12 @@ struct IssueRow {
 /// Counts of `project`'s errors (by resolution, level, source, last 24 h) and issues (by
 /// status).
 pub async fn for_project(db: &sqlx::PgPool, project: ProjectId) -> sqlx::Result<Stats> {
-    filtered(db, project, &Filter::default()).await
+    filtered(db, project.into(), &Filter::default()).await
 }
 
 /// The same counts over the errors matching `f`, and the issues matching `f` apart from its
 /// status (so the issue counts by status stay meaningful under a status filter).
-pub async fn filtered(db: &sqlx::PgPool, project: ProjectId, f: &Filter) -> sqlx::Result<Stats> {
+pub async fn filtered(db: &sqlx::PgPool, scope: Scope<'_>, f: &Filter) -> sqlx::Result<Stats> {
     let mut errors = QueryBuilder::new(
         "SELECT count(*) AS total,
                 count(*) FILTER (WHERE i.status = 'resolved') AS resolved,
@@ -50,7 +51,7 @@ pub async fn filtered(db: &sqlx::PgPool, project: ProjectId, f: &Filter) -> sqlx
          FROM errors e JOIN issues i ON i.id = e.issue_id",
     );
     let search = super::search::TextSearch::plan(db, f.q.as_deref()).await?;
-    super::errors::push_filter(&mut errors, project, f, &search);
+    super::errors::push_filter(&mut errors, scope, f, &search);
     let e: ErrorCounts = errors.build_query_as().fetch_one(db).await?;
     let mut issues = QueryBuilder::new(
         "SELECT count(*) AS total,
@@ -60,7 +61,7 @@ pub async fn filtered(db: &sqlx::PgPool, project: ProjectId, f: &Filter) -> sqlx
          FROM issues i",
     );
     let any_status = Filter { status: None, resolved: None, ..f.clone() };
-    super::issues::push_filter(&mut issues, project, &any_status, &search);
+    super::issues::push_filter(&mut issues, scope, &any_status, &search);
     let i: IssueRow = issues.build_query_as().fetch_one(db).await?;
     Ok(Stats {
         total: e.total,

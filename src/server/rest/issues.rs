@@ -23,7 +23,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let q = ListQuery::parse(raw.as_deref())?;
     cached_json(&state, project, &format!("issues:{}", q.canonical), || async {
-        let (issues, total) = db::issues::list(&state.db, project, &q.filter, q.sort, q.page).await?;
+        let (issues, total) = db::issues::list(&state.db, project.into(), &q.filter, q.sort, q.page).await?;
         Ok(IssueList { issues, total, limit: q.page.limit, offset: q.page.offset })
     })
     .await

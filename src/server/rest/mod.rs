@@ -92,7 +92,7 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
-    let lookup = state.cache.lookup(project, what).await;
+    let lookup = state.cache.lookup(&[project], what).await;
     if let Ok((Some(body), _)) = &lookup {
         return Ok(json_bytes(body.clone(), "hit"));
     }

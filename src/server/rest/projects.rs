@@ -34,5 +34,5 @@ pub async fn rotate_key(
 
 fn to_project(state: &AppState, row: db::projects::ProjectRow) -> Project {
     let dsn = crate::model::dsn(&state.settings.public_url, &row.public_key, row.id);
-    Project { id: row.id, name: row.name, dsn }
+    Project { id: row.id, name: row.name, slug: row.slug, dsn }
 }

@@ -1,5 +1,6 @@
 //! One issue: its numbers, its last 24 hours, one event in full with navigation to older and
-//! newer ones, and the triage actions (resolve, reopen, ignore, delete).
+//! newer ones, and the triage actions (resolve, reopen, ignore, delete) for those whose role in
+//! the issue's project allows them.
 
 use crate::api::issues::{delete_issue, get_issue, set_issue_status};
 use crate::model::{ErrorId, IssueDetail, IssueId, IssueStatus};
@@ -32,7 +33,8 @@ pub fn IssuePage() -> impl IntoView {
     let navigate = use_navigate();
     Effect::new(move |_| {
         if matches!(delete.value().get(), Some(Ok(()))) {
-            navigate("/", Default::default());
+            let back = detail.get_untracked().and_then(Result::ok).map(|d| format!("/?project={}", d.project.slug));
+            navigate(back.as_deref().unwrap_or("/"), Default::default());
         }
     });
     let hydrated = RwSignal::new(false);
@@ -40,7 +42,16 @@ pub fn IssuePage() -> impl IntoView {
     view! {
         <section id="issue" data-hydrated=move || hydrated.get().to_string()>
             <div class="heading">
-                <A href="/">"← All issues"</A>
+                <Transition fallback=|| view! { <A href="/">"← All issues"</A> }>
+                    {move || Suspend::new(async move {
+                        match detail.await {
+                            Ok(d) => view! {
+                                <A href=format!("/?project={}", d.project.slug) attr:id="issue-project">{format!("← {}", d.project.name)}</A>
+                            }.into_any(),
+                            Err(_) => view! { <A href="/">"← All issues"</A> }.into_any(),
+                        }
+                    })}
+                </Transition>
                 <LiveIndicator live=live />
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading issue…"</p> }>
@@ -65,6 +76,7 @@ fn IssueView(detail: IssueDetail, set_status: StatusAction, delete: DeleteAction
     let id = i.id;
     let now = detail.now;
     let status = i.status;
+    let triage = detail.project.role.can_triage();
     let pending = move || set_status.pending().get() || delete.pending().get();
     let failed = move || {
         let s = set_status.value().get().and_then(Result::err);
@@ -94,7 +106,7 @@ fn IssueView(detail: IssueDetail, set_status: StatusAction, delete: DeleteAction
                 <span>"first seen "<Ago at=i.first_seen now=now /></span>
                 <span>"last seen "<Ago at=i.last_seen now=now /></span>
             </p>
-            <div class="actions">
+            {triage.then(move || view! { <div class="actions">
                 {match status {
                     IssueStatus::Unresolved => view! { {action_button("Resolve", IssueStatus::Resolved)} {action_button("Ignore", IssueStatus::Ignored)} }.into_any(),
                     IssueStatus::Resolved | IssueStatus::Ignored => action_button("Reopen", IssueStatus::Unresolved).into_any(),
@@ -111,7 +123,8 @@ fn IssueView(detail: IssueDetail, set_status: StatusAction, delete: DeleteAction
                 >
                     "Delete"
                 </button>
-            </div>
+            </div> })}
+            {(!triage).then(|| view! { <p class="muted" id="read-only">"You can view this project; triage needs the member role."</p> })}
             {failed}
         </header>
         <EventsChart hourly=detail.summary.trend daily=detail.daily />

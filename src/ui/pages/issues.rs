@@ -1,8 +1,10 @@
-//! The home page: totals, then the issues matching the filters in the URL, with pagination.
+//! The home page: totals, then the issues matching the filters in the URL, with pagination;
+//! over one project (`?project=<slug>`) or every project the user sees, each row then naming its
+//! project.
 
 use crate::api::issues::{get_stats, list_issues};
 use crate::model::{
-    IssueId, IssuePage, IssueQuery, IssueSort, IssueStatus, IssueSummary, Level, Period, Source, Stats,
+    IssueId, IssuePage, IssueQuery, IssueSort, IssueStatus, IssueSummary, Level, Period, ProjectId, Source, Stats,
 };
 use crate::ui::components::{Ago, LevelBadge, Trend};
 use crate::ui::live::{LiveIndicator, arrange, use_live};
@@ -124,9 +126,23 @@ fn Filters(query: IssueQuery) -> impl IntoView {
             .map(|(s, l)| (s.as_str().to_owned(), (*l).to_owned()))
             .collect();
     let custom = query.period == Period::Custom;
+    let project = query.project.clone().unwrap_or_default();
+    let projects = crate::ui::projects::use_projects();
     view! {
         <Form action="/" method="GET">
             <div class="filters" role="search">
+                <span class="field">
+                    <Transition fallback=|| ()>
+                        {move || {
+                            let project = project.clone();
+                            Suspend::new(async move {
+                                let list = projects.list.await.unwrap_or_default();
+                                let options = crate::ui::projects::project_options(&list);
+                                view! { <Select name="project" label="Project" options=options current=project /> }
+                            })
+                        }}
+                    </Transition>
+                </span>
                 <span class="field search">
                     <label for="filter-q">"Search"</label>
                     <input id="filter-q" type="search" name="q" placeholder="title, message or culprit" value=query.q.clone().unwrap_or_default() />
@@ -172,6 +188,18 @@ fn IssueTable(page: IssuePage, rows: Vec<(IssueSummary, bool)>, query: IssueQuer
         let q = query.with_page(p).to_query();
         if q.is_empty() { "/".to_owned() } else { format!("/?{q}") }
     };
+    if page.projects.is_empty() {
+        return view! {
+            <div class="empty" id="no-issues">
+                <p><strong>"You are not a member of any project yet."</strong></p>
+                <p>"Create a project on the " <a href="/projects">"Projects"</a> " page, or ask an admin to add you to one."</p>
+            </div>
+        }
+        .into_any();
+    }
+    let all_projects = page.project.is_none();
+    let tag_of =
+        |id: ProjectId| all_projects.then(|| page.project(id)).flatten().map(|p| (p.slug.clone(), p.name.clone()));
     if rows.is_empty() {
         return view! {
             <div class="empty" id="no-issues">
@@ -198,10 +226,12 @@ fn IssueTable(page: IssuePage, rows: Vec<(IssueSummary, bool)>, query: IssueQuer
             <tbody>
                 {rows.into_iter().map(|(s, fresh)| {
                     let i = s.issue;
+                    let tag = tag_of(i.project_id);
                     view! {
                         <tr class="issue-row" class:fresh=fresh data-issue-id=i.id.to_string()>
                             <td class="issue-cell"><div class="issue-main">
                                 <LevelBadge level=i.level />
+                                {tag.map(|(slug, name)| view! { <a class="project-tag" href=format!("/?project={slug}")>{name}</a> })}
                                 <A href=format!("/issues/{}", i.id) attr:class="issue-title">{i.title}</A>
                                 <span class="culprit">{i.culprit}</span>
                                 {(i.status != IssueStatus::Unresolved).then(|| view! { <span class=format!("status status-{}", i.status)>{i.status.as_str()}</span> })}

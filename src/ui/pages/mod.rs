@@ -4,4 +4,5 @@ pub mod account;
 pub mod issue;
 pub mod issues;
 pub mod login;
+pub mod projects;
 pub mod settings;
