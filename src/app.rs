@@ -3,9 +3,10 @@
 use crate::ui::pages::account::AccountPage;
 use crate::ui::pages::issue::IssuePage;
 use crate::ui::pages::issues::IssuesPage;
-use crate::ui::pages::login::{LoginPage, SetupPage};
+use crate::ui::pages::login::{InvitePage, LoginPage, ResetPage, SetupPage};
 use crate::ui::pages::projects::ProjectsPage;
 use crate::ui::pages::settings::SettingsPage;
+use crate::ui::pages::users::UsersPage;
 use crate::ui::projects::{ProjectSwitcher, Projects};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -73,7 +74,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("projects") view=ProjectsPage />
                     <Route path=StaticSegment("account") view=AccountPage />
                     <Route path=StaticSegment("login") view=LoginPage />
+                    <Route path=StaticSegment("users") view=UsersPage />
                     <Route path=(StaticSegment("setup"), ParamSegment("token")) view=SetupPage />
+                    <Route path=(StaticSegment("invite"), ParamSegment("token")) view=InvitePage />
+                    <Route path=(StaticSegment("reset"), ParamSegment("token")) view=ResetPage />
                 </Routes>
             </main>
         </Router>
@@ -98,6 +102,7 @@ fn SignedInMenu(user: crate::model::CurrentUser) -> impl IntoView {
         <nav aria-label="Main">
             <a href="/">"Issues"</a>
             <a href="/projects">"Projects"</a>
+            {(user.role == crate::model::InstanceRole::Admin).then(|| view! { <a href="/users">"Users"</a> })}
             <a href="/account">"Account"</a>
         </nav>
         <div class="account">

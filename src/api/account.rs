@@ -99,14 +99,14 @@ pub async fn complete_setup(token: String, email: String, name: String, password
 }
 
 #[cfg(feature = "ssr")]
-fn set_cookie(value: axum::http::HeaderValue) {
+pub(super) fn set_cookie(value: axum::http::HeaderValue) {
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         res.append_header(axum::http::header::SET_COOKIE, value);
     }
 }
 
 #[cfg(feature = "ssr")]
-fn password_error(e: crate::server::accounts::password::PasswordError) -> AppError {
+pub(super) fn password_error(e: crate::server::accounts::password::PasswordError) -> AppError {
     use crate::server::accounts::password::PasswordError;
     match e {
         PasswordError::TooShort | PasswordError::TooLong => AppError::Invalid(format!("Password: {e}")),

@@ -4,6 +4,7 @@ pub mod account;
 pub mod issues;
 pub mod projects;
 pub mod triggers;
+pub mod users;
 
 /// Project `id` as the signed-in user may use it: `NotFound` when they do not see it (exactly as
 /// for a project that does not exist), `Forbidden` when their role there is below `needs`.

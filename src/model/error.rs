@@ -98,8 +98,15 @@ impl<'de> Deserialize<'de> for AppError {
 impl leptos::server_fn::error::FromServerFnError for AppError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
+    /// Arguments the server could not read are the caller's mistake (422), not the server's.
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
-        AppError::ServerFn(value.to_string())
+        use leptos::server_fn::error::ServerFnErrorErr;
+        match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::Invalid(value.to_string())
+            }
+            other => AppError::ServerFn(other.to_string()),
+        }
     }
 }
 

@@ -22,3 +22,4 @@ mod seed;
 mod shutdown;
 mod signin;
 mod spool;
+mod users;

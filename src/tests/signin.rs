@@ -13,13 +13,17 @@ use serde_json::json;
 use sqlx::PgPool;
 
 #[sqlx::test]
-async fn every_server_function_but_signing_in_answers_401_without_a_session(pool: PgPool) {
+async fn every_server_function_but_the_public_ones_answers_401_without_a_session(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let public = [SignIn::PATH, CompleteSetup::PATH];
+    use faultline::api::users::{AcceptInvite, ResetPassword};
+    let public = [SignIn::PATH, CompleteSetup::PATH, AcceptInvite::PATH, ResetPassword::PATH];
     let paths: Vec<&str> = leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path).collect();
     assert!(paths.contains(&ListIssues::PATH) && paths.contains(&SignOut::PATH), "the registry lists them: {paths:?}");
     for path in public {
         assert!(paths.contains(&path), "{path} is registered");
+        // Without its arguments, a public one answers the caller's mistake, never a 500.
+        let a = app.call_server_fn(path, None, "").await;
+        assert_eq!((a.status, a.error_code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{path}: {}", a.body);
     }
     let guarded: Vec<&str> = paths.iter().copied().filter(|p| !public.contains(p)).collect();
     assert!(guarded.len() >= 12, "{guarded:?}");

@@ -29,15 +29,17 @@ impl SignedIn {
     }
 }
 
-/// Server functions that answer without a session: signing in and creating the first admin.
+/// Server functions that answer without a session: signing in, creating the first admin, and
+/// the invitation and password-reset links (their token is the credential).
 fn public_server_fn(path: &str) -> bool {
     use crate::api::account::{CompleteSetup, SignIn};
-    path == SignIn::PATH || path == CompleteSetup::PATH
+    use crate::api::users::{AcceptInvite, ResetPassword};
+    [SignIn::PATH, CompleteSetup::PATH, AcceptInvite::PATH, ResetPassword::PATH].contains(&path)
 }
 
 /// Pages shown without a session.
 fn public_page(path: &str) -> bool {
-    path == "/login" || path.starts_with("/setup/")
+    path == "/login" || ["/setup/", "/invite/", "/reset/"].iter().any(|p| path.starts_with(p))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 
 pub mod cookie;
 pub mod guard;
+pub mod links;
 pub mod password;
 pub mod session;
 pub mod throttle;

@@ -5,18 +5,43 @@ use crate::model::UserId;
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-/// What a link is for (the table also allows `invite` and `reset`, for the links to come).
+/// What a link is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
+    /// The first admin's sign-up.
     Setup,
+    /// An invited user chooses their name and password.
+    Invite,
+    /// A user chooses a new password.
+    Reset,
 }
 
 impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Purpose::Setup => "setup",
+            Purpose::Invite => "invite",
+            Purpose::Reset => "reset",
         }
     }
+}
+
+/// Makes the unused links of `user` for `purpose` stop working (a new one replaces them).
+pub async fn expire_unused(
+    db: impl PgExecutor<'_>,
+    user: UserId,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE account_links SET expires_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(user)
+    .bind(purpose.as_str())
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 pub async fn insert(

@@ -85,3 +85,60 @@ pub async fn set_password(db: impl PgExecutor<'_>, id: UserId, password_hash: &s
     sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1").bind(id).bind(password_hash).execute(db).await?;
     Ok(())
 }
+
+/// Creates a user who has been invited and has no password yet (they cannot sign in until they
+/// choose one through their invitation); `None` when the email is taken already.
+pub async fn insert_invited(db: impl PgExecutor<'_>, email: &str, role: InstanceRole) -> sqlx::Result<Option<UserId>> {
+    sqlx::query_scalar(
+        "INSERT INTO users (email, role) VALUES ($1, $2) ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
+    )
+    .bind(email)
+    .bind(role.as_str())
+    .fetch_optional(db)
+    .await
+}
+
+/// A user as the Users page lists them.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ListedUser {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+    /// Whether they have chosen a password (an invitation not yet accepted: no).
+    pub has_password: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every user, by email.
+pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<ListedUser>> {
+    sqlx::query_as(
+        "SELECT id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at
+         FROM users ORDER BY lower(email)",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Sets a user's instance role; answers whether the user exists.
+pub async fn set_role(db: impl PgExecutor<'_>, id: UserId, role: InstanceRole) -> sqlx::Result<bool> {
+    Ok(sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+        .bind(id)
+        .bind(role.as_str())
+        .execute(db)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// Deactivates or reactivates a user; answers whether the user exists.
+pub async fn set_active(db: impl PgExecutor<'_>, id: UserId, active: bool) -> sqlx::Result<bool> {
+    Ok(sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
+        .bind(id)
+        .bind(active)
+        .execute(db)
+        .await?
+        .rows_affected()
+        == 1)
+}

@@ -1,7 +1,9 @@
-//! The sign-in page (`/login?next=…`) and the first admin's set-up page (`/setup/<token>`).
-//! Both are plain forms, so they work before the page is hydrated too.
+//! The pages without a session: sign-in (`/login?next=…`), the first admin's set-up
+//! (`/setup/<token>`), accepting an invitation (`/invite/<token>`) and choosing a new password
+//! (`/reset/<token>`). All are plain forms, so they work before the page is hydrated too.
 
 use crate::api::account::{CompleteSetup, SignIn};
+use crate::api::users::{AcceptInvite, ResetPassword};
 use crate::model::AppError;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -90,6 +92,73 @@ pub fn SetupPage() -> impl IntoView {
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required />
                 <button type="submit" class="primary" disabled=move || action.pending().get()>"Create admin"</button>
+            </ActionForm>
+            {failure}
+        </section>
+    }
+}
+
+/// `/invite/<token>`: the invited user chooses their name and password, and is signed in.
+#[component]
+pub fn InvitePage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let action = ServerAction::<AcceptInvite>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            go_to("/");
+        }
+    });
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let failure = move || match action.value().get() {
+        Some(Err(e)) => Some(view! { <p class="error" role="alert">{explain(&e)}</p> }),
+        _ => None,
+    };
+    view! {
+        <section class="auth" id="invite" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"Join faultline"</h1>
+            <p>"You were invited. Choose your name and a password (at least 10 characters); this link works once."</p>
+            <ActionForm action=action attr:class="auth-form">
+                <input type="hidden" name="token" value=token />
+                <label for="name">"Name"</label>
+                <input id="name" name="name" autocomplete="name" required maxlength="100" />
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required />
+                <button type="submit" class="primary" disabled=move || action.pending().get()>"Create account"</button>
+            </ActionForm>
+            {failure}
+        </section>
+    }
+}
+
+/// `/reset/<token>`: the user chooses a new password (their other sessions end), and is signed
+/// in.
+#[component]
+pub fn ResetPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let action = ServerAction::<ResetPassword>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            go_to("/");
+        }
+    });
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let failure = move || match action.value().get() {
+        Some(Err(e)) => Some(view! { <p class="error" role="alert">{explain(&e)}</p> }),
+        _ => None,
+    };
+    view! {
+        <section class="auth" id="reset" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"Choose a new password"</h1>
+            <p>"At least 10 characters. Every other session of your account ends; this link works once."</p>
+            <ActionForm action=action attr:class="auth-form">
+                <input type="hidden" name="token" value=token />
+                <label for="password">"New password"</label>
+                <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required />
+                <button type="submit" class="primary" disabled=move || action.pending().get()>"Set password"</button>
             </ActionForm>
             {failure}
         </section>

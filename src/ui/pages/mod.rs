@@ -6,3 +6,4 @@ pub mod issues;
 pub mod login;
 pub mod projects;
 pub mod settings;
+pub mod users;

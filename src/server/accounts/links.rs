@@ -1,0 +1,71 @@
+//! Invitations and password-reset links: single use, 7 days, absolute URLs on
+//! `FAULTLINE_PUBLIC_URL` that an admin passes on (no email server is needed). Only the SHA-256
+//! of a link's token is stored; a new link for the same user and purpose replaces the old one.
+
+use super::token::SecretToken;
+use crate::model::{InstanceRole, UserId};
+use crate::server::db::{self, links::Purpose};
+use crate::server::error::ServerError;
+use crate::server::state::AppState;
+
+/// How long an invitation or reset link works.
+pub const LINK_DAYS: i64 = 7;
+
+/// A new link for `user` (made by `by`), replacing their unused ones for the same purpose.
+pub async fn issue(state: &AppState, user: UserId, purpose: Purpose, by: UserId) -> Result<String, ServerError> {
+    let (prefix, path) = match purpose {
+        Purpose::Invite => ("fli", "invite"),
+        Purpose::Reset => ("flr", "reset"),
+        Purpose::Setup => ("fsu", "setup"),
+    };
+    let token = SecretToken::generate(prefix).map_err(|e| ServerError::Other(format!("random token: {e}")))?;
+    let now = state.clock.wall();
+    let mut tx = state.db.begin().await?;
+    db::links::expire_unused(&mut *tx, user, purpose, now).await?;
+    let expires = now + chrono::Duration::days(LINK_DAYS);
+    db::links::insert(&mut *tx, &token.hash().0, purpose, Some(user), Some(by), expires).await?;
+    tx.commit().await?;
+    let base = state.settings.public_url.trim_end_matches('/');
+    Ok(format!("{base}/{path}/{}", token.expose()))
+}
+
+/// Why an invitation cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum InviteError {
+    #[error("email: enter an email address")]
+    NotAnEmail,
+    #[error("email: this address has an account already")]
+    Taken,
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+/// Invites `email` with instance role `role`: a user without a password, and their invitation
+/// link. Inviting an address whose invitation is still open sends a new link (the old one stops
+/// working) with the new role.
+pub async fn invite(
+    state: &AppState,
+    email: &str,
+    role: InstanceRole,
+    by: UserId,
+) -> Result<(UserId, String), InviteError> {
+    let email = email.trim();
+    if !super::looks_like_email(email) {
+        return Err(InviteError::NotAnEmail);
+    }
+    let db_err = |e: sqlx::Error| InviteError::Server(e.into());
+    let user = match db::users::insert_invited(&state.db, email, role).await.map_err(db_err)? {
+        Some(user) => user,
+        None => {
+            let existing =
+                db::users::find_by_email(&state.db, email).await.map_err(db_err)?.ok_or(InviteError::Taken)?;
+            if existing.password_hash.is_some() {
+                return Err(InviteError::Taken);
+            }
+            db::users::set_role(&state.db, existing.id, role).await.map_err(db_err)?;
+            existing.id
+        }
+    };
+    let url = issue(state, user, Purpose::Invite, by).await?;
+    Ok((user, url))
+}
