@@ -11,7 +11,7 @@ start_isolated_server e2e debug "${FAULTLINE_E2E_PORT:-3123}"
 
 cd end2end
 FAULTLINE_E2E_URL="$base_url" FAULTLINE_E2E_ADMIN_EMAIL="$FAULTLINE_ADMIN_EMAIL" \
-  FAULTLINE_E2E_ADMIN_PASSWORD="$FAULTLINE_ADMIN_PASSWORD" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test || {
+  FAULTLINE_E2E_ADMIN_PASSWORD="$FAULTLINE_ADMIN_PASSWORD" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test "$@" || {
   echo "--- server log ---" >&2
   tail -n 50 "$log" >&2 || true
   exit 1

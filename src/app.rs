@@ -36,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let me = Resource::new(|| (), |_| crate::api::account::signed_in_user());
-    Projects::provide();
+    let projects = Projects::provide();
     // In the browser, once signed in: report this page's own uncaught errors and panics to the
     // first project the user sees.
     Effect::new(move |installed: Option<bool>| {
@@ -63,7 +63,12 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <a class="brand" href="/">"faultline"</a>
                 <Transition fallback=|| ()>
-                    {move || Suspend::new(async move { me.await.ok().map(|user| view! { <SignedInMenu user /> }) })}
+                    {move || Suspend::new(async move {
+                        // Both read at once, so the boundary knows of both from the start.
+                        use std::future::IntoFuture;
+                        let (user, list) = futures_util::future::join(me.into_future(), projects.list.into_future()).await;
+                        user.ok().map(|user| view! { <SignedInMenu user projects=list.unwrap_or_default() /> })
+                    })}
                 </Transition>
             </header>
             <main>
@@ -86,7 +91,7 @@ pub fn App() -> impl IntoView {
 
 /// The header's navigation and the signed-in user's name with **Sign out**.
 #[component]
-fn SignedInMenu(user: crate::model::CurrentUser) -> impl IntoView {
+fn SignedInMenu(user: crate::model::CurrentUser, projects: Vec<crate::model::ProjectBrief>) -> impl IntoView {
     let sign_out = Action::new(|_: &()| crate::api::account::sign_out());
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {
@@ -98,7 +103,7 @@ fn SignedInMenu(user: crate::model::CurrentUser) -> impl IntoView {
     });
     let shown = if user.name.is_empty() { user.email.clone() } else { user.name.clone() };
     view! {
-        <ProjectSwitcher />
+        <ProjectSwitcher projects />
         <nav aria-label="Main">
             <a href="/">"Issues"</a>
             <a href="/projects">"Projects"</a>

@@ -12,7 +12,7 @@ test("settings show the DSN with snippets, create and revoke API keys, and rotat
   await expect(page.locator("#snippet-python pre")).toContainText(`dsn="${dsn}"`);
 
   const name = `ci key ${Date.now()}`;
-  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Name", { exact: true }).fill(name);
   await page.getByRole("button", { name: "Create key" }).click();
   const keyField = page.locator("#new-api-key");
   await expect(keyField).toHaveValue(/^flt_[0-9a-f]{32}$/);

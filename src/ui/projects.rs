@@ -49,8 +49,7 @@ pub fn project_options(list: &[ProjectBrief]) -> Vec<(String, String)> {
 /// The header's switcher: the project the URL shows (`?project=`), or All projects. Choosing
 /// one shows its issues, or its settings when on a settings page.
 #[component]
-pub fn ProjectSwitcher() -> impl IntoView {
-    let projects = use_projects();
+pub fn ProjectSwitcher(projects: Vec<ProjectBrief>) -> impl IntoView {
     let location = use_location();
     let current = Memo::new(move |_| project_param(&location.search.get()).unwrap_or_default());
     let navigate = use_navigate();
@@ -66,23 +65,13 @@ pub fn ProjectSwitcher() -> impl IntoView {
         navigate(&to, Default::default());
     };
     view! {
-        <Transition fallback=|| ()>
-            {move || {
-                let on_change = on_change.clone();
-                Suspend::new(async move {
-                    let list = projects.list.await.unwrap_or_default();
-                    view! {
-                        <label class="visually-hidden" for="project-switcher">"Project"</label>
-                        <select id="project-switcher" class="switcher" on:change=on_change>
-                            {project_options(&list).into_iter().map(|(slug, name)| {
-                                let chosen = slug.clone();
-                                view! { <option value=slug selected=move || current.get() == chosen>{name}</option> }
-                            }).collect_view()}
-                        </select>
-                    }
-                })
-            }}
-        </Transition>
+        <label class="visually-hidden" for="project-switcher">"Project"</label>
+        <select id="project-switcher" class="switcher" on:change=on_change>
+            {project_options(&projects).into_iter().map(|(slug, name)| {
+                let chosen = slug.clone();
+                view! { <option value=slug selected=move || current.get() == chosen>{name}</option> }
+            }).collect_view()}
+        </select>
     }
 }
 

@@ -4,7 +4,8 @@
 
 use crate::api::issues::{get_stats, list_issues};
 use crate::model::{
-    IssueId, IssuePage, IssueQuery, IssueSort, IssueStatus, IssueSummary, Level, Period, ProjectId, Source, Stats,
+    IssueId, IssuePage, IssueQuery, IssueSort, IssueStatus, IssueSummary, Level, Period, ProjectBrief, ProjectId,
+    Source, Stats,
 };
 use crate::ui::components::{Ago, LevelBadge, Trend};
 use crate::ui::live::{LiveIndicator, arrange, use_live};
@@ -24,6 +25,8 @@ pub fn IssuesPage() -> impl IntoView {
     let live = use_live(move || refresh.update(|n| *n += 1));
     // The ids shown last and their query, so updates do not move rows under the reader.
     let shown: StoredValue<Option<(String, Vec<IssueId>)>> = StoredValue::new(None);
+    // Its own read of the user's projects (for the filter), apart from the header's.
+    let projects = Resource::new(|| (), |_| crate::api::projects::list_projects());
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {
@@ -40,7 +43,15 @@ pub fn IssuesPage() -> impl IntoView {
                 <h1>"Issues"</h1>
                 <LiveIndicator live=live />
             </div>
-            {move || view! { <Filters query=query.get() /> }}
+            <Transition fallback=|| ()>
+                {move || {
+                    let query = query.get();
+                    Suspend::new(async move {
+                        let projects = projects.await.unwrap_or_default();
+                        view! { <Filters query projects /> }
+                    })
+                }}
+            </Transition>
             <Transition fallback=|| view! { <p class="loading">"Loading issues…"</p> }>
                 {move || Suspend::new(async move {
                     match issues.await {
@@ -103,7 +114,7 @@ fn words<T: Copy>(all: &[T], word: fn(T) -> &'static str, any: &str) -> Vec<(Str
 }
 
 #[component]
-fn Filters(query: IssueQuery) -> impl IntoView {
+fn Filters(query: IssueQuery, projects: Vec<ProjectBrief>) -> impl IntoView {
     let statuses: Vec<(String, String)> = IssueStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), s.as_str().to_owned()))
@@ -127,22 +138,11 @@ fn Filters(query: IssueQuery) -> impl IntoView {
             .collect();
     let custom = query.period == Period::Custom;
     let project = query.project.clone().unwrap_or_default();
-    let projects = crate::ui::projects::use_projects();
+    let project_options = crate::ui::projects::project_options(&projects);
     view! {
         <Form action="/" method="GET">
             <div class="filters" role="search">
-                <span class="field">
-                    <Transition fallback=|| ()>
-                        {move || {
-                            let project = project.clone();
-                            Suspend::new(async move {
-                                let list = projects.list.await.unwrap_or_default();
-                                let options = crate::ui::projects::project_options(&list);
-                                view! { <Select name="project" label="Project" options=options current=project /> }
-                            })
-                        }}
-                    </Transition>
-                </span>
+                <span class="field"><Select name="project" label="Project" options=project_options current=project /></span>
                 <span class="field search">
                     <label for="filter-q">"Search"</label>
                     <input id="filter-q" type="search" name="q" placeholder="title, message or culprit" value=query.q.clone().unwrap_or_default() />
