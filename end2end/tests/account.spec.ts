@@ -15,7 +15,7 @@ test("the account page renames the user and ends another of their sessions", asy
   await page.goto("/account");
   await expect(page.locator("#account")).toHaveAttribute("data-hydrated", "true");
   const name = `Ada ${Date.now()}`;
-  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Name", { exact: true }).fill(name);
   await page.getByRole("button", { name: "Save name" }).click();
   await expect(page.getByRole("status")).toHaveText("Name saved.");
   await page.reload();

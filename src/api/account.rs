@@ -1,7 +1,8 @@
 //! The dashboard's account calls: sign in and out, the signed-in user, the first admin's set-up
-//! through the start-up banner's one-time link, and the account page (name, password, sessions).
+//! through the start-up banner's one-time link, and the account page (name, password, sessions,
+//! personal API tokens).
 
-use crate::model::{Account, AppError, CurrentUser};
+use crate::model::{Account, AppError, CurrentUser, NewApiToken, TokenScope};
 use leptos::prelude::*;
 
 /// Signs in with email and password; sets the session cookie and answers where to go next (`next`
@@ -137,8 +138,11 @@ pub async fn get_account() -> Result<Account, AppError> {
             user_agent: s.user_agent,
         })
         .collect();
+    let tokens = crate::server::db::tokens::list(&st.db, me.user.user, st.clock.wall())
+        .await
+        .map_err(crate::server::error::ServerError::from)?;
     // The guard read the user with the session, on this request.
-    Ok(Account { user: me.user.into_current(), sessions })
+    Ok(Account { user: me.user.into_current(), sessions, tokens })
 }
 
 /// Sets the signed-in user's name (at most 100 characters).
@@ -188,5 +192,44 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
         set_cookie(cookie::clear(&st.settings));
     }
     super::audit(&st, &me, "session_end", None, &format!("session {}", &id[..12.min(id.len())])).await;
+    Ok(())
+}
+
+/// Makes a personal API token for the signed-in user; `expires` is empty (never) or a day
+/// (`YYYY-MM-DD`, the token works until that day ends, UTC). The token is in the answer only.
+#[server]
+pub async fn create_token(name: String, scope: TokenScope, expires: String) -> Result<NewApiToken, AppError> {
+    use crate::server::accounts::tokens;
+    let st = crate::server::state()?;
+    let me = super::signed_in()?;
+    let expires_at = match expires.trim() {
+        "" => None,
+        day => {
+            let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map_err(|_| AppError::Invalid("Expires: a day as YYYY-MM-DD".into()))?;
+            let end = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
+            let end = end.ok_or_else(|| AppError::Invalid("Expires: a day as YYYY-MM-DD".into()))?;
+            if end <= st.clock.wall() {
+                return Err(AppError::Invalid("Expires: a day in the future".into()));
+            }
+            Some(end)
+        }
+    };
+    let made = tokens::create(&st, me.user.user, &name, scope, expires_at).await?;
+    super::audit(&st, &me, "token_create", None, &format!("token {} ({}, {scope})", made.info.id, made.info.name))
+        .await;
+    Ok(made)
+}
+
+/// Revokes one of the signed-in user's tokens.
+#[server]
+pub async fn revoke_token(id: i64) -> Result<(), AppError> {
+    use crate::server::{db, error::ServerError};
+    let st = crate::server::state()?;
+    let me = super::signed_in()?;
+    if !db::tokens::revoke(&st.db, me.user.user, id).await.map_err(ServerError::from)? {
+        return Err(AppError::NotFound);
+    }
+    super::audit(&st, &me, "token_revoke", None, &format!("token {id}")).await;
     Ok(())
 }

@@ -22,4 +22,7 @@ pub use project::{Member, Project, ProjectBrief, ProjectList, SLUG_MAX, dsn, slu
 pub use query::{IssueQuery, PER_PAGE, Period, encode_query_value, query_pairs};
 pub use settings::{ApiKeyInfo, NewApiKey, ProjectSettings};
 pub use stats::{ByLevel, BySource, IssueCounts, Stats};
-pub use user::{Account, CurrentUser, InstanceRole, ProjectRole, SessionInfo, UserId, safe_next};
+pub use user::{
+    Account, ApiTokenInfo, AuditEntry, AuditPage, CurrentUser, InstanceRole, NewApiToken, ProjectRole, SessionInfo,
+    TokenScope, UserId, safe_next,
+};

@@ -54,6 +54,79 @@ impl ProjectRole {
     }
 }
 
+word_enum!(
+    /// What a personal API token may do: `read` (a viewer's reads), `write` (also triage),
+    /// `admin` (also project and user management), always within its user's own roles.
+    TokenScope { Read => "read", Write => "write", Admin => "admin" }
+);
+
+impl TokenScope {
+    /// The most a token of this scope may do in a project.
+    pub fn ceiling(self) -> ProjectRole {
+        match self {
+            TokenScope::Read => ProjectRole::Viewer,
+            TokenScope::Write => ProjectRole::Member,
+            TokenScope::Admin => ProjectRole::Admin,
+        }
+    }
+
+    /// Whether this scope includes `other`.
+    pub fn covers(self, other: TokenScope) -> bool {
+        self.ceiling().allows(other.ceiling())
+    }
+}
+
+impl ProjectRole {
+    /// The lesser of two roles.
+    pub fn min(self, other: ProjectRole) -> ProjectRole {
+        if self.allows(other) { other } else { self }
+    }
+}
+
+/// A personal API token as listed (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub scope: TokenScope,
+    /// The first characters of the token, to recognise it.
+    pub prefix: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A token just created: the only time its secret is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    #[serde(flatten)]
+    pub info: ApiTokenInfo,
+    pub token: String,
+}
+
+/// One entry of the audit log: who did what, in which project, when and from where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The user (none for a failed sign-in, or a user since removed).
+    pub actor_id: Option<UserId>,
+    /// The user's email then (for a failed sign-in, the email tried).
+    pub actor: String,
+    pub action: String,
+    pub project_id: Option<super::ids::ProjectId>,
+    pub target: String,
+    pub address: Option<String>,
+}
+
+/// A page of the audit log, newest first; `next_before` continues it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; none at the end.
+    pub next_before: Option<i64>,
+}
+
 /// The signed-in user, as the dashboard shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentUser {
@@ -81,6 +154,8 @@ pub struct SessionInfo {
 pub struct Account {
     pub user: CurrentUser,
     pub sessions: Vec<SessionInfo>,
+    /// Their live personal API tokens.
+    pub tokens: Vec<ApiTokenInfo>,
 }
 
 /// The path to go to after signing in: `next` when it is a path of this site (`/…`, but not
@@ -104,6 +179,9 @@ mod tests {
         assert!(!Member.allows(Admin) && Member.allows(Member) && Member.allows(Viewer));
         assert!(!Viewer.allows(Admin) && !Viewer.allows(Member) && Viewer.allows(Viewer));
         assert!(!Viewer.can_triage() && Member.can_triage());
+        assert_eq!((Admin.min(Viewer), Viewer.min(Admin), Member.min(Member)), (Viewer, Viewer, Member));
+        use super::TokenScope;
+        assert!(TokenScope::Admin.covers(TokenScope::Write) && !TokenScope::Read.covers(TokenScope::Write));
     }
 
     #[test]

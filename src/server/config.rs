@@ -69,6 +69,9 @@ pub struct Settings {
     /// neither): an instance admin made sure to exist with this password at every start.
     pub admin_email: Option<String>,
     pub admin_password: Option<Secret>,
+    /// `FAULTLINE_ADMIN_TOKEN` (unset by default; at least 32 characters): made sure at every
+    /// start as an `admin`-scope personal API token of the first admin, for automation.
+    pub admin_token: Option<Secret>,
     /// `FAULTLINE_SESSION_IDLE_DAYS`, default 7: a session unused this long has ended.
     pub session_idle: Duration,
     /// `FAULTLINE_SESSION_MAX_DAYS`, default 30: a session ends this long after its sign-in.
@@ -139,6 +142,7 @@ impl Settings {
             spool_max_bytes: parsed("FAULTLINE_SPOOL_MAX_BYTES", 1 << 30)?,
             admin_email: var("FAULTLINE_ADMIN_EMAIL").map(|e| e.trim().to_owned()),
             admin_password: std::env::var("FAULTLINE_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()).map(Secret),
+            admin_token: std::env::var("FAULTLINE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()).map(Secret),
             session_idle: Duration::from_secs(parsed::<u64>("FAULTLINE_SESSION_IDLE_DAYS", 7)?.max(1) * 86_400),
             session_lifetime: Duration::from_secs(parsed::<u64>("FAULTLINE_SESSION_MAX_DAYS", 30)?.max(1) * 86_400),
         })
@@ -172,6 +176,7 @@ impl Settings {
             spool_max_bytes: 1 << 30,
             admin_email: None,
             admin_password: None,
+            admin_token: None,
             session_idle: Duration::from_secs(7 * 86_400),
             session_lifetime: Duration::from_secs(30 * 86_400),
         }

@@ -75,6 +75,7 @@ pub async fn prepare(state: &AppState) -> Result<Prepared, ServerError> {
     )
     .await?;
     ensure_admin(state).await?;
+    ensure_admin_token(state).await?;
     let setup_url = setup_link(state).await?;
     state.queue.ensure_group().await?;
     Ok(Prepared {
@@ -122,6 +123,32 @@ async fn ensure_admin(state: &AppState) -> Result<(), ServerError> {
         .await
         .map_err(|e| ServerError::Other(format!("FAULTLINE_ADMIN_PASSWORD: {e}")))?;
     db::users::ensure_admin(&state.db, email, &hash).await?;
+    Ok(())
+}
+
+/// The shortest `FAULTLINE_ADMIN_TOKEN`.
+const ADMIN_TOKEN_MIN_CHARS: usize = 32;
+
+/// Makes sure `FAULTLINE_ADMIN_TOKEN`, when set, is an `admin`-scope personal token of the
+/// first admin (`FAULTLINE_ADMIN_EMAIL`'s user, else the oldest instance admin).
+async fn ensure_admin_token(state: &AppState) -> Result<(), ServerError> {
+    use crate::model::TokenScope;
+    let Some(token) = &state.settings.admin_token else { return Ok(()) };
+    if token.expose().chars().count() < ADMIN_TOKEN_MIN_CHARS {
+        return Err(ServerError::Other(format!(
+            "FAULTLINE_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_CHARS} characters"
+        )));
+    }
+    let admin = match &state.settings.admin_email {
+        Some(email) => db::users::find_by_email(&state.db, email).await?.map(|u| u.id),
+        None => db::users::first_admin(&state.db).await?,
+    };
+    let Some(admin) = admin else {
+        tracing::warn!("FAULTLINE_ADMIN_TOKEN is not usable until the first admin exists");
+        return Ok(());
+    };
+    let hash = super::accounts::token::TokenHash::of(token.expose());
+    db::tokens::ensure(&state.db, admin, "FAULTLINE_ADMIN_TOKEN", &hash.0, TokenScope::Admin).await?;
     Ok(())
 }
 

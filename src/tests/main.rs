@@ -22,4 +22,5 @@ mod seed;
 mod shutdown;
 mod signin;
 mod spool;
+mod tokens;
 mod users;

@@ -82,6 +82,21 @@ async fn every_documented_operation_answers_as_documented(pool: PgPool) {
         .unwrap()
         .to_owned();
 
+    // A personal token of an instance admin, for the routes only tokens may use; a second user,
+    // a project and a token for the operations that change or delete them.
+    app.session().await;
+    let admin = faultline::server::db::users::find_by_email(&app.state.db, crate::helpers::ADMIN_EMAIL)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    use faultline::model::TokenScope;
+    use faultline::server::accounts::tokens;
+    let bearer = tokens::create(&app.state, admin, "contract", TokenScope::Admin, None).await.unwrap().token;
+    let doomed_token = tokens::create(&app.state, admin, "doomed", TokenScope::Read, None).await.unwrap().info.id;
+    let (other_user, _) = app.user_session("contract-user@example.com", faultline::model::InstanceRole::Member).await;
+    let doomed_project = app.other_project("doomed project", "doomed-project-key").await;
+
     let mut problems = Vec::new();
     let mut checked = 0;
     // Deletes last, so every other operation still finds what it names.
@@ -94,22 +109,50 @@ async fn every_documented_operation_answers_as_documented(pool: PgPool) {
     operations.sort_by_key(|(_, method, _)| *method == "delete");
     {
         for (path, method, op) in operations {
+            let project = if path == "/api/projects/{id}" && method == "delete" { doomed_project } else { app.project };
             let concrete = if path.starts_with("/api/errors/{id}") {
                 let target = if method == "delete" { &delete_id } else { &id };
                 path.replace("{id}", target)
             } else if path.starts_with("/api/projects/") {
-                path.replace("{id}", &app.project.to_string())
+                path.replace("{id}", &project.to_string()).replace("{user_id}", &other_user.to_string())
+            } else if path.starts_with("/api/users/") {
+                path.replace("{id}", &other_user.to_string())
+            } else if path.starts_with("/api/tokens/") {
+                path.replace("{id}", &doomed_token.to_string())
             } else {
                 path.replace("{id}", &issue_id)
             };
             let method: Method = method.to_uppercase().parse().unwrap();
-            let body = (method == Method::POST).then(|| Body::from(json!({"message": "contract post"}).to_string()));
-            let answer = app.request(method.clone(), &concrete, Some(KEY), body).await;
+            let body = match (method.as_str(), path.as_str()) {
+                ("POST", "/api/errors") => Some(json!({"message": "contract post"})),
+                ("POST", "/api/projects") => Some(json!({"name": "contract project"})),
+                ("PATCH", "/api/projects/{id}") => Some(json!({"name": "contract renamed"})),
+                ("PUT", "/api/projects/{id}/members/{user_id}") => Some(json!({"role": "viewer"})),
+                ("POST", "/api/users") => Some(json!({"email": "contract-invite@example.com", "role": "member"})),
+                ("PATCH", "/api/users/{id}") => Some(json!({"role": "member"})),
+                ("POST", "/api/tokens") => Some(json!({"name": "contract made", "scope": "read"})),
+                _ => None,
+            };
+            let key_works = op["security"].as_array().is_some_and(|s| s.iter().any(|s| s.get("ApiKey").is_some()));
+            let mut req = axum::http::Request::builder().method(method.clone()).uri(&concrete);
+            req = if key_works {
+                req.header("x-api-key", KEY)
+            } else {
+                req.header("authorization", format!("Bearer {bearer}"))
+            };
+            if body.is_some() {
+                req = req.header("content-type", "application/json");
+            }
+            let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+            let answer = app.send(req.body(body).unwrap()).await;
             let status = answer.status.as_u16().to_string();
             // This is the happy path: the answer must be the operation's documented success.
             let success = op["responses"].as_object().unwrap().keys().filter(|k| k.starts_with('2')).min().cloned();
             if success.as_deref() != Some(status.as_str()) {
-                problems.push(format!("{method} {path}: answered {status}, documented success is {success:?}"));
+                problems.push(format!(
+                    "{method} {path}: answered {status}, documented success is {success:?}: {}",
+                    answer.body
+                ));
                 continue;
             }
             let documented = &op["responses"][&status];
@@ -118,16 +161,16 @@ async fn every_documented_operation_answers_as_documented(pool: PgPool) {
             }
             checked += 1;
 
-            // Every operation that names 401 really refuses a request without a key.
+            // Every operation that names 401 really refuses a request without a credential.
             if op["responses"].get("401").is_some() {
                 let a = app.request(method.clone(), &concrete, None, None).await;
                 if a.status.as_u16() != 401 {
-                    problems.push(format!("{method} {path} without a key answered {}", a.status));
+                    problems.push(format!("{method} {path} without a credential answered {}", a.status));
                 }
                 check(&doc, &json!({"$ref": "#/components/schemas/ApiError"}), &a.body, "$", &mut problems);
             }
         }
     }
-    assert!(checked >= 14, "checked {checked} operations");
+    assert!(checked >= 26, "checked {checked} operations");
     assert!(problems.is_empty(), "{problems:#?}");
 }

@@ -9,6 +9,7 @@ pub mod password;
 pub mod session;
 pub mod throttle;
 pub mod token;
+pub mod tokens;
 
 /// True when `email` looks like an address (something@domain.tld, no spaces, ≤ 254 bytes).
 pub fn looks_like_email(email: &str) -> bool {

@@ -10,6 +10,7 @@ pub mod projects;
 pub mod search;
 pub mod sessions;
 pub mod stats;
+pub mod tokens;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

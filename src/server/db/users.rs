@@ -142,3 +142,10 @@ pub async fn set_active(db: impl PgExecutor<'_>, id: UserId, active: bool) -> sq
         .rows_affected()
         == 1)
 }
+
+/// The oldest active instance admin.
+pub async fn first_admin(db: impl PgExecutor<'_>) -> sqlx::Result<Option<UserId>> {
+    sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' AND active ORDER BY id LIMIT 1")
+        .fetch_optional(db)
+        .await
+}

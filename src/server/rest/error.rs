@@ -12,6 +12,9 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// The credential is valid but may not do this (a token's scope, the user's role).
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -49,6 +52,7 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -65,6 +69,7 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) => "malformed_json",
             Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",

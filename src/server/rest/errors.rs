@@ -1,6 +1,6 @@
 //! `/api/errors`: report an error (onto the queue), list, read, resolve and delete errors.
 
-use super::auth::ApiProject;
+use super::auth::{ApiProject, Reader, Triager};
 use super::error::ApiError;
 use super::params::ListQuery;
 use super::{cached_json, read_json_body};
@@ -133,7 +133,7 @@ fn optional_string(obj: &mut Map<String, Value>, field: &'static str) -> Result<
 /// `GET /api/errors`: a filtered page, newest first (cached; see `X-Cache`).
 pub async fn list(
     State(state): State<AppState>,
-    ApiProject(project): ApiProject,
+    Reader(project): Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = ListQuery::parse(raw.as_deref())?;
@@ -151,7 +151,7 @@ pub(super) fn parse_error_id(raw: &str) -> Result<ErrorId, ApiError> {
 /// `GET /api/errors/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    ApiProject(project): ApiProject,
+    Reader(project): Reader,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_error_id(&id)?;
@@ -162,7 +162,7 @@ pub async fn get(
 /// `PUT /api/errors/{id}/resolve`: resolves the error's issue; answers the error as it now is.
 pub async fn resolve(
     State(state): State<AppState>,
-    ApiProject(project): ApiProject,
+    Triager(project): Triager,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_error_id(&id)?;
@@ -176,7 +176,7 @@ pub async fn resolve(
 /// `DELETE /api/errors/{id}`: 204.
 pub async fn delete(
     State(state): State<AppState>,
-    ApiProject(project): ApiProject,
+    Triager(project): Triager,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_error_id(&id)?;

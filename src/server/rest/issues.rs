@@ -1,6 +1,6 @@
 //! `/api/issues`: list, read and triage issues, and list an issue's errors.
 
-use super::auth::ApiProject;
+use super::auth::{Reader, Triager};
 use super::cached_json;
 use super::error::ApiError;
 use super::params::ListQuery;
@@ -18,7 +18,7 @@ fn parse_issue_id(raw: &str) -> Result<IssueId, ApiError> {
 /// `GET /api/issues`: a filtered, sorted page (cached; see `X-Cache`).
 pub async fn list(
     State(state): State<AppState>,
-    ApiProject(project): ApiProject,
+    Reader(project): Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = ListQuery::parse(raw.as_deref())?;
@@ -32,7 +32,7 @@ pub async fn list(
 /// `GET /api/issues/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    ApiProject(project): ApiProject,
+    Reader(project): Reader,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_issue_id(&id)?;
@@ -40,12 +40,7 @@ pub async fn get(
     Ok(Json(issue).into_response())
 }
 
-async fn set_status(
-    state: AppState,
-    project: ApiProject,
-    id: String,
-    status: IssueStatus,
-) -> Result<Response, ApiError> {
+async fn set_status(state: AppState, project: Triager, id: String, status: IssueStatus) -> Result<Response, ApiError> {
     let id = parse_issue_id(&id)?;
     let issue = db::issues::set_status(&state.db, project.0, id, status).await?.ok_or(ApiError::NotFound)?;
     live::changed(&state, project.0, &[id]).await;
@@ -55,7 +50,7 @@ async fn set_status(
 /// `PUT /api/issues/{id}/resolve`.
 pub async fn resolve(
     State(state): State<AppState>,
-    project: ApiProject,
+    project: Triager,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     set_status(state, project, id, IssueStatus::Resolved).await
@@ -64,7 +59,7 @@ pub async fn resolve(
 /// `PUT /api/issues/{id}/unresolve`.
 pub async fn unresolve(
     State(state): State<AppState>,
-    project: ApiProject,
+    project: Triager,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     set_status(state, project, id, IssueStatus::Unresolved).await
@@ -73,7 +68,7 @@ pub async fn unresolve(
 /// `PUT /api/issues/{id}/ignore`.
 pub async fn ignore(
     State(state): State<AppState>,
-    project: ApiProject,
+    project: Triager,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     set_status(state, project, id, IssueStatus::Ignored).await
@@ -82,7 +77,7 @@ pub async fn ignore(
 /// `GET /api/issues/{id}/errors`: the issue's errors, newest first, with the error filters.
 pub async fn errors(
     State(state): State<AppState>,
-    ApiProject(project): ApiProject,
+    Reader(project): Reader,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {

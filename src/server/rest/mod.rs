@@ -1,4 +1,5 @@
-//! The REST API of `/api` (authenticated by `X-API-Key`), `/health` and the OpenAPI document.
+//! The REST API of `/api` (authenticated by `X-API-Key` or a personal token), `/health` and the
+//! OpenAPI document.
 //!
 //! `POST /api/errors` only validates and queues; everything else reads PostgreSQL, with list and
 //! stats answers cached in Redis (`X-Cache: hit|miss`).
@@ -11,6 +12,8 @@ mod issues;
 pub mod params;
 mod projects;
 mod stats;
+mod tokens;
+mod users;
 
 pub use errors::{NewErrorInput, validate};
 
@@ -44,8 +47,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/issues/{id}/ignore", put(issues::ignore))
         .route("/api/issues/{id}/errors", get(issues::errors))
         .route("/api/stats", get(stats::get))
-        .route("/api/projects", get(projects::list))
+        .route("/api/projects", get(projects::list).post(projects::create))
+        .route("/api/projects/{id}", axum::routing::patch(projects::rename).delete(projects::delete))
         .route("/api/projects/{id}/rotate-key", post(projects::rotate_key))
+        .route("/api/projects/{id}/members", get(projects::members))
+        .route("/api/projects/{id}/members/{user_id}", put(projects::set_member).delete(projects::remove_member))
+        .route("/api/users", get(users::list).post(users::invite))
+        .route("/api/users/{id}", axum::routing::patch(users::update))
+        .route("/api/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/api/audit", get(users::audit))
 }
 
 async fn openapi() -> Response {
@@ -77,6 +88,28 @@ pub async fn read_json_body(state: &AppState, body: Body, limit: usize) -> Resul
     let value = if small { parse() } else { state.budget.offload(parse).await.map_err(|_| ApiError::Overloaded)? };
     drop(reservation);
     value
+}
+
+/// The longest JSON body of the management routes (projects, members, users, tokens).
+const MANAGEMENT_BODY_MAX: usize = 64 * 1024;
+
+/// A management route's JSON body read as `T`; a body of the wrong shape answers `422`.
+pub async fn json_body<T: serde::de::DeserializeOwned>(state: &AppState, body: Body) -> Result<T, ApiError> {
+    let value = read_json_body(state, body, MANAGEMENT_BODY_MAX).await?;
+    serde_json::from_value(value).map_err(|e| ApiError::invalid("body", e.to_string()))
+}
+
+/// Appends to the audit log: the token's user did `action` from `client`.
+pub async fn audit(
+    state: &AppState,
+    caller: &auth::TokenCaller,
+    action: &str,
+    project: Option<ProjectId>,
+    target: &str,
+    client: crate::server::auth_failures::ClientAddr,
+) {
+    let address = client.0.map(|a| a.to_string());
+    crate::server::audit::record(state, Ok(&caller.user), action, project, target, address.as_deref()).await;
 }
 
 /// Answers from the cache when it holds `what` for the project's current data, else computes,

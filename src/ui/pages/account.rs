@@ -1,8 +1,9 @@
 //! The signed-in user's account page (`/account`): their name, a password change (which ends
-//! their other sessions), and their live sessions, any of which they can end.
+//! their other sessions), their live sessions, any of which they can end, and their personal API
+//! tokens (made with a scope and an optional expiry, shown once, revoked here).
 
-use crate::api::account::{ChangePassword, EndSession, RenameAccount, get_account};
-use crate::model::{Account, AppError, SessionInfo};
+use crate::api::account::{ChangePassword, CreateToken, EndSession, RenameAccount, RevokeToken, get_account};
+use crate::model::{Account, ApiTokenInfo, AppError, SessionInfo, TokenScope};
 use leptos::prelude::*;
 
 fn outcome(result: Option<Result<(), AppError>>, done: &'static str) -> Option<AnyView> {
@@ -17,8 +18,20 @@ pub fn AccountPage() -> impl IntoView {
     let rename = ServerAction::<RenameAccount>::new();
     let change = ServerAction::<ChangePassword>::new();
     let end = ServerAction::<EndSession>::new();
-    let account =
-        Resource::new(move || (rename.version().get(), change.version().get(), end.version().get()), |_| get_account());
+    let tokens =
+        TokenActions { create: ServerAction::<CreateToken>::new(), revoke: ServerAction::<RevokeToken>::new() };
+    let account = Resource::new(
+        move || {
+            (
+                rename.version().get(),
+                change.version().get(),
+                end.version().get(),
+                tokens.create.version().get(),
+                tokens.revoke.version().get(),
+            )
+        },
+        |_| get_account(),
+    );
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {
@@ -27,7 +40,7 @@ pub fn AccountPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading your account…"</p> }>
                 {move || Suspend::new(async move {
                     match account.await {
-                        Ok(a) => view! { <AccountView account=a rename change end /> }.into_any(),
+                        Ok(a) => view! { <AccountView account=a rename change end tokens /> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{format!("Account unavailable: {e}")}</p> }.into_any(),
                     }
                 })}
@@ -42,8 +55,9 @@ fn AccountView(
     rename: ServerAction<RenameAccount>,
     change: ServerAction<ChangePassword>,
     end: ServerAction<EndSession>,
+    tokens: TokenActions,
 ) -> impl IntoView {
-    let Account { user, sessions } = account;
+    let Account { user, sessions, tokens: live_tokens } = account;
     view! {
         <section class="panel">
             <h2>"Profile"</h2>
@@ -73,6 +87,75 @@ fn AccountView(
                 <thead><tr><th scope="col">"Signed in"</th><th scope="col">"Last used"</th><th scope="col">"Address"</th><th scope="col">"Browser"</th><th></th></tr></thead>
                 <tbody>
                     {sessions.into_iter().map(|s| view! { <SessionRow session=s end /> }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <TokensPanel live=live_tokens actions=tokens />
+    }
+}
+
+#[derive(Clone, Copy)]
+struct TokenActions {
+    create: ServerAction<CreateToken>,
+    revoke: ServerAction<RevokeToken>,
+}
+
+/// Personal API tokens: a form to make one (shown once) and the live ones with Revoke.
+#[component]
+fn TokensPanel(live: Vec<ApiTokenInfo>, actions: TokenActions) -> impl IntoView {
+    let TokenActions { create, revoke } = actions;
+    let day = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
+        t.map_or_else(|| none.to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+    };
+    let made = move || {
+        create.value().get().map(|r| match r {
+            Ok(t) => view! {
+                <div class="new-key" role="status">
+                    <p><strong>{format!("New token “{}” ({}) — copy it now, it will not be shown again:", t.info.name, t.info.scope)}</strong></p>
+                    <crate::ui::pages::settings::CopyField id="new-token" value=t.token label="New token" />
+                </div>
+            }
+            .into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    view! {
+        <section class="panel" id="tokens">
+            <h2>"API tokens"</h2>
+            <p>"Personal tokens for the REST API and tools (" <code>"Authorization: Bearer …"</code> "). They act as you, within their scope: "
+               <code>"read"</code> " reads, " <code>"write"</code> " also triages, " <code>"admin"</code> " also manages projects and users."</p>
+            <ActionForm action=create attr:class="inline-form">
+                <label for="token-name">"Token name"</label>
+                <input id="token-name" name="name" maxlength="100" placeholder="e.g. deploy script" />
+                <label for="token-scope">"Scope"</label>
+                <select id="token-scope" name="scope">
+                    {TokenScope::ALL.iter().map(|s| view! { <option value=s.as_str() selected=*s == TokenScope::Read>{s.as_str()}</option> }).collect_view()}
+                </select>
+                <label for="token-expires">"Expires"</label>
+                <input id="token-expires" name="expires" type="date" />
+                <button type="submit" class="primary" disabled=move || create.pending().get()>"Create token"</button>
+            </ActionForm>
+            {made}
+            <table class="keys tokens">
+                <thead><tr><th scope="col">"Name"</th><th scope="col">"Token"</th><th scope="col">"Scope"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th><th></th></tr></thead>
+                <tbody>
+                    {live.into_iter().map(|t| {
+                        let id = t.id;
+                        view! {
+                            <tr class="token-row" data-token-id=id.to_string()>
+                                <td>{t.name.clone()}</td>
+                                <td><code>{format!("{}…", t.prefix)}</code></td>
+                                <td>{t.scope.as_str()}</td>
+                                <td>{day(t.expires_at, "never")}</td>
+                                <td>{day(t.last_used_at, "not yet")}</td>
+                                <td>
+                                    <button type="button" class="danger" aria-label=format!("Revoke token {}", t.name) on:click=move |_| { revoke.dispatch(RevokeToken { id }); }>
+                                        "Revoke"
+                                    </button>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
                 </tbody>
             </table>
         </section>
