@@ -1,6 +1,7 @@
 //! The HTML document (`shell`) and the routed dashboard (`App`).
 
 use crate::ui::pages::account::AccountPage;
+use crate::ui::pages::audit::AuditLogPage;
 use crate::ui::pages::issue::IssuePage;
 use crate::ui::pages::issues::IssuesPage;
 use crate::ui::pages::login::{InvitePage, LoginPage, ResetPage, SetupPage};
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=AccountPage />
                     <Route path=StaticSegment("login") view=LoginPage />
                     <Route path=StaticSegment("users") view=UsersPage />
+                    <Route path=StaticSegment("audit") view=AuditLogPage />
                     <Route path=(StaticSegment("setup"), ParamSegment("token")) view=SetupPage />
                     <Route path=(StaticSegment("invite"), ParamSegment("token")) view=InvitePage />
                     <Route path=(StaticSegment("reset"), ParamSegment("token")) view=ResetPage />
@@ -107,7 +109,7 @@ fn SignedInMenu(user: crate::model::CurrentUser, projects: Vec<crate::model::Pro
         <nav aria-label="Main">
             <a href="/">"Issues"</a>
             <a href="/projects">"Projects"</a>
-            {(user.role == crate::model::InstanceRole::Admin).then(|| view! { <a href="/users">"Users"</a> })}
+            {(user.role == crate::model::InstanceRole::Admin).then(|| view! { <a href="/users">"Users"</a> <a href="/audit">"Audit log"</a> })}
             <a href="/account">"Account"</a>
         </nav>
         <div class="account">

@@ -34,3 +34,41 @@ test("the account page renames the user and ends another of their sessions", asy
   await expect(otherPage).toHaveURL(/\/login\?next=\/settings$/);
   await other.close();
 });
+
+test("a personal API token made on the account page works on the REST API until revoked, and the audit log shows both", async ({
+  page,
+  request,
+}) => {
+  await page.goto("/account");
+  await expect(page.locator("#account")).toHaveAttribute("data-hydrated", "true");
+  const name = `deploy ${Date.now()}`;
+  await page.getByLabel("Token name").fill(name);
+  await page.getByLabel("Scope").selectOption("write");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const field = page.locator("#new-token");
+  await expect(field).toHaveValue(/^flu_[0-9a-f]{64}$/);
+  const token = await field.inputValue();
+  const auth = { Authorization: `Bearer ${token}` };
+  expect((await request.get("/api/stats?project_id=1", { headers: auth })).status()).toBe(200);
+  const row = page.locator("tr.token-row", { hasText: name });
+  await expect(row).toContainText("write");
+  await expect(row).not.toContainText(token.slice(12));
+
+  await row.getByRole("button", { name: `Revoke token ${name}` }).click();
+  await expect(row).toHaveCount(0);
+  expect((await request.get("/api/stats?project_id=1", { headers: auth })).status()).toBe(401);
+
+  // The audit log, filtered in its form, shows who made and revoked it.
+  await page.goto("/audit");
+  await expect(page.locator("#audit")).toHaveAttribute("data-hydrated", "true");
+  await page.getByLabel("Action").selectOption("token_create");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/action=token_create/);
+  const made = page.locator("tr.audit-row", { hasText: name });
+  await expect(made).toBeVisible();
+  await expect(made).toContainText(adminEmail);
+  await expect(page.locator('tr.audit-row[data-action="token_revoke"]')).toHaveCount(0);
+  await page.getByLabel("Action").selectOption("token_revoke");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page.locator('tr.audit-row[data-action="token_revoke"]').first()).toBeVisible();
+});

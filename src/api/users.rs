@@ -184,3 +184,34 @@ async fn set_password_through(
     crate::server::audit::record(&st, Ok(&who), action, None, &row.email, Some(&address)).await;
     Ok(())
 }
+
+/// A page of the audit log for instance admins, newest first: filtered by the actor's email,
+/// a project id and an action (empty: any), older than entry `before` when given.
+#[server]
+pub async fn list_audit(
+    actor: String,
+    project: String,
+    action: String,
+    before: Option<i64>,
+) -> Result<crate::model::AuditPage, AppError> {
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    instance_admin()?;
+    let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let project = match text(&project) {
+        Some(p) => Some(p.parse::<i64>().map_err(|_| AppError::Invalid("Project: a project id".into()))?),
+        None => None,
+    };
+    let filter = db::audit::AuditFilter {
+        actor: text(&actor),
+        project: project.map(crate::model::ProjectId::new),
+        action: text(&action),
+        before,
+    };
+    let entries = db::audit::list(&st.db, &filter, AUDIT_PAGE).await.map_err(ServerError::from)?;
+    Ok(crate::server::rest::audit_page(entries, AUDIT_PAGE))
+}
+
+/// Entries on one page of the dashboard's audit log.
+#[cfg(feature = "ssr")]
+const AUDIT_PAGE: i64 = 50;

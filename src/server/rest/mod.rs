@@ -16,6 +16,7 @@ mod tokens;
 mod users;
 
 pub use errors::{NewErrorInput, validate};
+pub use users::page_of as audit_page;
 
 use super::error::ServerError;
 use super::state::AppState;
