@@ -68,6 +68,20 @@ async fn a_token_acts_as_its_user_within_its_scope_and_their_role(pool: PgPool) 
         .unwrap();
     assert_eq!(status, "unresolved", "a refused call changes nothing");
     assert_eq!(call(&app, Method::PUT, &resolve, &write, None).await.status, StatusCode::OK);
+    assert_eq!(app.put(&format!("/api/issues/{issue}/unresolve")).await.status, StatusCode::OK);
+    // Both changes are in the audit log: by bob through his token, then by the project's key.
+    let who: Vec<(String, Option<i64>, String)> =
+        sqlx::query_as("SELECT actor, actor_id, target FROM audit_log WHERE action = 'issue_status' ORDER BY id")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        who,
+        [
+            ("bob@example.com".to_owned(), Some(bob.get()), format!("issue {issue}: resolved")),
+            ("API key".to_owned(), None, format!("issue {issue}: unresolved")),
+        ]
+    );
 
     // Bob is a member, not an admin, of the project: even an admin-scope token cannot manage it.
     let rotate = format!("/api/projects/{project}/rotate-key");

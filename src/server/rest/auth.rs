@@ -97,6 +97,24 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
+    /// Appends to the audit log: this caller (a token's user, or a project's API key) did
+    /// `action` from `client`.
+    pub async fn audit(
+        &self,
+        state: &AppState,
+        action: &str,
+        project: Option<ProjectId>,
+        target: &str,
+        client: crate::server::auth_failures::ClientAddr,
+    ) {
+        let address = client.0.map(|a| a.to_string());
+        let actor = match self {
+            Caller::Token(t) => Ok(&t.user),
+            Caller::Key(_) => Err("API key"),
+        };
+        crate::server::audit::record(state, actor, action, project, target, address.as_deref()).await;
+    }
+
     /// The personal token of a route only tokens may use (managing projects, users, tokens).
     pub fn token(&self) -> Result<&TokenCaller, super::error::ApiError> {
         match self {
@@ -169,12 +187,13 @@ pub fn project_param(raw: Option<&str>) -> Result<Option<ProjectId>, super::erro
 }
 
 /// Extractors for the project of a request, by what it needs: `Reader` (a viewer's reads),
-/// `Triager` (a member's triage), each answering the project as `Caller::project` does.
+/// `Triager` (a member's triage), each answering the project as `Caller::project` does, and the
+/// caller (for the audit log).
 macro_rules! project_extractor {
     ($(#[$m:meta])* $name:ident, $role:expr) => {
         $(#[$m])*
-        #[derive(Clone, Copy, Debug)]
-        pub struct $name(pub ProjectId);
+        #[derive(Clone, Debug)]
+        pub struct $name(pub ProjectId, pub Caller);
 
         impl FromRequestParts<AppState> for $name {
             type Rejection = super::error::ApiError;
@@ -182,7 +201,8 @@ macro_rules! project_extractor {
             async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
                 let wanted = project_param(parts.uri.query())?;
                 let caller = Caller::from_request_parts(parts, state).await?;
-                caller.project(state, wanted, $role).await.map($name)
+                let project = caller.project(state, wanted, $role).await?;
+                Ok($name(project, caller))
             }
         }
     };
@@ -197,9 +217,4 @@ project_extractor!(
     /// The project of a triage change (resolve, ignore, delete): a member's role, `write` scope.
     Triager,
     crate::model::ProjectRole::Member
-);
-project_extractor!(
-    /// The project of a settings change (its DSN key): its admin, `admin` scope.
-    ProjectAdmin,
-    crate::model::ProjectRole::Admin
 );

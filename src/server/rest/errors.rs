@@ -133,7 +133,7 @@ fn optional_string(obj: &mut Map<String, Value>, field: &'static str) -> Result<
 /// `GET /api/errors`: a filtered page, newest first (cached; see `X-Cache`).
 pub async fn list(
     State(state): State<AppState>,
-    Reader(project): Reader,
+    Reader(project, _): Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = ListQuery::parse(raw.as_deref())?;
@@ -151,7 +151,7 @@ pub(super) fn parse_error_id(raw: &str) -> Result<ErrorId, ApiError> {
 /// `GET /api/errors/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    Reader(project): Reader,
+    Reader(project, _): Reader,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_error_id(&id)?;
@@ -162,12 +162,14 @@ pub async fn get(
 /// `PUT /api/errors/{id}/resolve`: resolves the error's issue; answers the error as it now is.
 pub async fn resolve(
     State(state): State<AppState>,
-    Triager(project): Triager,
+    Triager(project, caller): Triager,
+    client: crate::server::auth_failures::ClientAddr,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_error_id(&id)?;
     let issue = db::errors::issue_of(&state.db, project, id).await?.ok_or(ApiError::NotFound)?;
     db::issues::set_status(&state.db, project, issue, IssueStatus::Resolved).await?;
+    caller.audit(&state, "issue_status", Some(project), &format!("issue {issue}: resolved"), client).await;
     live::changed(&state, project, &[issue]).await;
     let error = db::errors::get(&state.db, project, id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(error).into_response())
@@ -176,13 +178,15 @@ pub async fn resolve(
 /// `DELETE /api/errors/{id}`: 204.
 pub async fn delete(
     State(state): State<AppState>,
-    Triager(project): Triager,
+    Triager(project, caller): Triager,
+    client: crate::server::auth_failures::ClientAddr,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_error_id(&id)?;
     let Some(issue) = db::errors::delete(&state.db, project, id).await? else {
         return Err(ApiError::NotFound);
     };
+    caller.audit(&state, "error_delete", Some(project), &format!("error {id} of issue {issue}"), client).await;
     live::changed(&state, project, &[issue]).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

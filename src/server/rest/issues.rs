@@ -5,6 +5,7 @@ use super::cached_json;
 use super::error::ApiError;
 use super::params::ListQuery;
 use crate::model::{ErrorList, IssueId, IssueList, IssueStatus};
+use crate::server::auth_failures::ClientAddr;
 use crate::server::state::AppState;
 use crate::server::{db, live};
 use axum::Json;
@@ -18,7 +19,7 @@ fn parse_issue_id(raw: &str) -> Result<IssueId, ApiError> {
 /// `GET /api/issues`: a filtered, sorted page (cached; see `X-Cache`).
 pub async fn list(
     State(state): State<AppState>,
-    Reader(project): Reader,
+    Reader(project, _): Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = ListQuery::parse(raw.as_deref())?;
@@ -32,7 +33,7 @@ pub async fn list(
 /// `GET /api/issues/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    Reader(project): Reader,
+    Reader(project, _): Reader,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_issue_id(&id)?;
@@ -40,10 +41,18 @@ pub async fn get(
     Ok(Json(issue).into_response())
 }
 
-async fn set_status(state: AppState, project: Triager, id: String, status: IssueStatus) -> Result<Response, ApiError> {
+/// Sets an issue's status, with an audit entry naming the caller.
+async fn set_status(
+    state: AppState,
+    Triager(project, caller): Triager,
+    client: ClientAddr,
+    id: String,
+    status: IssueStatus,
+) -> Result<Response, ApiError> {
     let id = parse_issue_id(&id)?;
-    let issue = db::issues::set_status(&state.db, project.0, id, status).await?.ok_or(ApiError::NotFound)?;
-    live::changed(&state, project.0, &[id]).await;
+    let issue = db::issues::set_status(&state.db, project, id, status).await?.ok_or(ApiError::NotFound)?;
+    caller.audit(&state, "issue_status", Some(project), &format!("issue {id}: {}", status.as_str()), client).await;
+    live::changed(&state, project, &[id]).await;
     Ok(Json(issue).into_response())
 }
 
@@ -51,33 +60,36 @@ async fn set_status(state: AppState, project: Triager, id: String, status: Issue
 pub async fn resolve(
     State(state): State<AppState>,
     project: Triager,
+    client: ClientAddr,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    set_status(state, project, id, IssueStatus::Resolved).await
+    set_status(state, project, client, id, IssueStatus::Resolved).await
 }
 
 /// `PUT /api/issues/{id}/unresolve`.
 pub async fn unresolve(
     State(state): State<AppState>,
     project: Triager,
+    client: ClientAddr,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    set_status(state, project, id, IssueStatus::Unresolved).await
+    set_status(state, project, client, id, IssueStatus::Unresolved).await
 }
 
 /// `PUT /api/issues/{id}/ignore`.
 pub async fn ignore(
     State(state): State<AppState>,
     project: Triager,
+    client: ClientAddr,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    set_status(state, project, id, IssueStatus::Ignored).await
+    set_status(state, project, client, id, IssueStatus::Ignored).await
 }
 
 /// `GET /api/issues/{id}/errors`: the issue's errors, newest first, with the error filters.
 pub async fn errors(
     State(state): State<AppState>,
-    Reader(project): Reader,
+    Reader(project, _): Reader,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {

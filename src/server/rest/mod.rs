@@ -109,8 +109,7 @@ pub async fn audit(
     target: &str,
     client: crate::server::auth_failures::ClientAddr,
 ) {
-    let address = client.0.map(|a| a.to_string());
-    crate::server::audit::record(state, Ok(&caller.user), action, project, target, address.as_deref()).await;
+    auth::Caller::Token(caller.clone()).audit(state, action, project, target, client).await;
 }
 
 /// Answers from the cache when it holds `what` for the project's current data, else computes,

@@ -8,6 +8,6 @@ use crate::server::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
 
-pub async fn get(State(state): State<AppState>, Reader(project): Reader) -> Result<Response, ApiError> {
+pub async fn get(State(state): State<AppState>, Reader(project, _): Reader) -> Result<Response, ApiError> {
     cached_json(&state, project, "stats", || async { Ok(db::stats::for_project(&state.db, project).await?) }).await
 }

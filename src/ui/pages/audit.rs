@@ -33,6 +33,7 @@ const ACTIONS: &[&str] = &[
     "token_revoke",
     "issue_status",
     "issue_delete",
+    "error_delete",
 ];
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -216,6 +216,8 @@ fn SettingsView(settings: ProjectSettings, actions: SettingsActions) -> impl Int
         <MembersPanel project members=settings.members admin actions />
         {admin.then(|| view! { <ProjectAdmin project name=settings.name.clone() actions /> })}
     }
+    // A view of its own type: keeps the page's type shallow enough for the compiler.
+    .into_any()
 }
 
 /// The project's members with their roles; admins add people by email, change roles, remove.
@@ -292,6 +294,7 @@ fn MembersPanel(project: ProjectId, members: Vec<Member>, admin: bool, actions: 
             </table>
         </section>
     }
+    .into_any()
 }
 
 /// Rename, and delete after typing the project's name.
@@ -335,6 +338,7 @@ fn ProjectAdmin(project: ProjectId, name: String, actions: SettingsActions) -> i
             {failure(delete, "Could not delete the project")}
         </section>
     }
+    .into_any()
 }
 
 #[component]
