@@ -37,6 +37,8 @@ await new Promise((r) => setTimeout(r, 2000));
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--headless", "--no-sandbox"] });
 const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme: "light" });
+page.setDefaultTimeout(20_000);
+page.on("pageerror", (e) => console.error("page error:", e.message));
 await page.goto(`${base}/login`);
 await page.locator('#login[data-hydrated="true"]').waitFor();
 await page.getByLabel("Email").fill(process.env.FAULTLINE_ADMIN_EMAIL);
@@ -44,18 +46,18 @@ await page.getByLabel("Password").fill(process.env.FAULTLINE_ADMIN_PASSWORD);
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.locator('#issues[data-hydrated="true"]').waitFor();
 
-async function shot(path, ready, file) {
+async function shot(path, ready, file, fullPage = false) {
   await page.goto(base + path);
   await page.locator(ready).first().waitFor();
   await page.waitForTimeout(500);
-  await page.screenshot({ path: `${out}/${file}` });
+  await page.screenshot({ path: `${out}/${file}`, fullPage });
   console.log(`${out}/${file}`);
 }
 await shot("/", "tr.issue-row", "issues.png");
 const first = await page.locator("tr.issue-row a.issue-title").first().getAttribute("href");
 await shot(first, "#issue-title", "issue.png");
 await shot("/projects", "tr.project-row", "projects.png");
-await shot(`/settings?project=${checkout.slug}`, "tr.member-row", "settings.png");
+await shot(`/settings?project=${checkout.slug}`, "tr.member-row", "settings.png", true);
 await shot("/users", "tr.user-row", "users.png");
 await shot("/audit", "tr.audit-row", "audit.png");
 await browser.close();

@@ -183,6 +183,14 @@ async fn revoked_expired_and_deactivated_users_tokens_stop_working(pool: PgPool)
     );
     let revoked = call(&app, Method::GET, "/api/stats", &second, None).await;
     assert_eq!((revoked.status, revoked.error_code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let audited: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, actor FROM audit_log WHERE action IN ('token_create', 'token_revoke') ORDER BY id",
+    )
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    let dora_email = "dora@example.com".to_owned();
+    assert_eq!(audited, [("token_create".to_owned(), dora_email.clone()), ("token_revoke".to_owned(), dora_email)]);
     // More scope than the caller's own is refused.
     let more = call(&app, Method::POST, "/api/tokens", &first, Some(json!({"name": "x", "scope": "write"}))).await;
     assert_eq!(more.status, StatusCode::FORBIDDEN);
