@@ -1,5 +1,6 @@
 //! `TestApp`: the real router in process over a fresh database and a unique Redis prefix, with
-//! request helpers and an inline worker; `ChaosProxy`: a TCP proxy that can cut a service off.
+//! request helpers and an inline worker; `ChaosProxy`: a TCP proxy that can cut a service off;
+//! `Live`: a `/live` stream read as a browser reads it.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -12,6 +13,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tower::ServiceExt;
 
 pub const KEY: &str = "test-api-key";
@@ -190,6 +192,14 @@ impl TestApp {
         Answer { status, headers, body }
     }
 
+    /// Starts this app's live-update hub (as the server does); stop it by sending `true`.
+    pub fn start_live_hub(&self) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let redis_url = self.state.settings.redis_url.expose().to_owned();
+        let hub = tokio::spawn(self.state.live.clone().run(redis_url, self.state.updates_channel(), stopped));
+        (stop, hub)
+    }
+
     /// Serves the app on a real port (for SDKs and browsers); answers the base URL.
     pub async fn serve(&self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -352,5 +362,40 @@ impl ChaosProxy {
 
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A `/live` stream read as a browser reads it.
+pub struct Live {
+    socket: tokio::net::TcpStream,
+    /// Everything read so far.
+    pub received: String,
+}
+
+impl Live {
+    pub async fn open(base: &str, cookie: &str) -> Self {
+        use tokio::io::AsyncWriteExt;
+        let mut socket = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
+        let request =
+            format!("GET /live HTTP/1.1\r\nHost: faultline\r\nAccept: text/event-stream\r\nCookie: {cookie}\r\n\r\n");
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut live = Self { socket, received: String::new() };
+        assert!(live.read_until("text/event-stream", Duration::from_secs(10)).await, "{}", live.received);
+        live
+    }
+
+    /// Reads until `needle` arrives; false after `wait`.
+    pub async fn read_until(&mut self, needle: &str, wait: Duration) -> bool {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut buf = [0u8; 4096];
+        while !self.received.contains(needle) {
+            match tokio::time::timeout_at(deadline, self.socket.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => self.received.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Ok(_) => return false,
+                Err(_) => return false,
+            }
+        }
+        true
     }
 }

@@ -127,51 +127,28 @@ async fn an_undecodable_entry_is_set_aside_without_blocking_the_rest(pool: PgPoo
 
 #[sqlx::test]
 async fn open_dashboards_get_each_stored_batch_and_status_change_over_sse(pool: PgPool) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn(pool).await;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let hub = tokio::spawn(app.state.live.clone().run(
-        app.state.settings.redis_url.expose().to_owned(),
-        app.state.updates_channel(),
-        stopped,
-    ));
+    let (stop, hub) = app.start_live_hub();
     let base = app.serve().await;
     let cookie = app.session().await;
-    let mut sse = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
-    let request =
-        format!("GET /live HTTP/1.1\r\nHost: faultline\r\nAccept: text/event-stream\r\nCookie: {cookie}\r\n\r\n");
-    sse.write_all(request.as_bytes()).await.unwrap();
-    let mut received = String::new();
-    let mut buf = [0u8; 4096];
-    // Reads until `needle` arrives; false after `wait`.
-    let mut read_until = async |needle: &str, received: &mut String, wait: Duration| -> bool {
-        let deadline = tokio::time::Instant::now() + wait;
-        while !received.contains(needle) {
-            match tokio::time::timeout_at(deadline, sse.read(&mut buf)).await {
-                Ok(Ok(n)) if n > 0 => received.push_str(&String::from_utf8_lossy(&buf[..n])),
-                Ok(_) => panic!("stream closed: {received}"),
-                Err(_) => return false,
-            }
-        }
-        true
-    };
-    assert!(read_until("text/event-stream", &mut received, Duration::from_secs(10)).await);
+    let mut live = crate::helpers::Live::open(&base, &cookie).await;
     // The hub subscribes asynchronously: send until an update comes through.
     let mut id = String::new();
     for _ in 0..20 {
         id = app.post_error(json!({"message": "live one"})).await;
         app.process().await;
-        if read_until(&id, &mut received, Duration::from_millis(500)).await {
+        if live.read_until(&id, Duration::from_millis(500)).await {
             break;
         }
     }
-    assert!(received.contains(&id), "no update for the stored error: {received}");
-    assert!(received.contains("event: update"));
+    assert!(live.received.contains(&id), "no update for the stored error: {}", live.received);
+    assert!(live.received.contains("event: update"));
     let issue = app.get(&format!("/api/errors/{id}")).await.body["issue_id"].clone();
     app.put(&format!("/api/issues/{issue}/resolve")).await;
     assert!(
-        read_until(&format!("\"status_changed\":[{issue}]"), &mut received, Duration::from_secs(10)).await,
-        "{received}"
+        live.read_until(&format!("\"status_changed\":[{issue}]"), Duration::from_secs(10)).await,
+        "{}",
+        live.received
     );
     stop.send(true).unwrap();
     hub.await.unwrap();

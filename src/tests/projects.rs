@@ -3,7 +3,7 @@
 //! forbidden call answers 403 and changes nothing), creating, renaming and deleting projects,
 //! members, the All projects list, and live updates only for those who see the project.
 
-use crate::helpers::{ADMIN_EMAIL, Answer, KEY, TestApp};
+use crate::helpers::{ADMIN_EMAIL, Answer, KEY, Live, TestApp};
 use axum::http::StatusCode;
 use faultline::api::issues::{DeleteIssue, GetIssue, GetStats, ListIssues, SetIssueStatus};
 use faultline::api::projects::{
@@ -259,49 +259,10 @@ async fn the_all_projects_list_covers_every_visible_project_and_a_project_filter
     assert_eq!(all.body["total"], 3);
 }
 
-/// A `/live` stream read as a browser reads it.
-struct Live {
-    socket: tokio::net::TcpStream,
-    received: String,
-}
-
-impl Live {
-    async fn open(base: &str, cookie: &str) -> Self {
-        use tokio::io::AsyncWriteExt;
-        let mut socket = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
-        let request =
-            format!("GET /live HTTP/1.1\r\nHost: faultline\r\nAccept: text/event-stream\r\nCookie: {cookie}\r\n\r\n");
-        socket.write_all(request.as_bytes()).await.unwrap();
-        let mut live = Self { socket, received: String::new() };
-        assert!(live.read_until("text/event-stream", Duration::from_secs(10)).await, "{}", live.received);
-        live
-    }
-
-    /// Reads until `needle` arrives; false after `wait`.
-    async fn read_until(&mut self, needle: &str, wait: Duration) -> bool {
-        use tokio::io::AsyncReadExt;
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut buf = [0u8; 4096];
-        while !self.received.contains(needle) {
-            match tokio::time::timeout_at(deadline, self.socket.read(&mut buf)).await {
-                Ok(Ok(n)) if n > 0 => self.received.push_str(&String::from_utf8_lossy(&buf[..n])),
-                Ok(_) => return false,
-                Err(_) => return false,
-            }
-        }
-        true
-    }
-}
-
 #[sqlx::test]
 async fn live_updates_reach_only_users_who_see_the_project(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let hub = tokio::spawn(app.state.live.clone().run(
-        app.state.settings.redis_url.expose().to_owned(),
-        app.state.updates_channel(),
-        stopped,
-    ));
+    let (stop, hub) = app.start_live_hub();
     let base = app.serve().await;
     let admin = app.session().await;
     let web = create_project(&app, &admin, "Web").await;

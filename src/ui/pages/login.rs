@@ -63,11 +63,13 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-#[component]
-pub fn SetupPage() -> impl IntoView {
-    let params = use_params_map();
-    let token = move || params.read().get("token").unwrap_or_default();
-    let action = ServerAction::<CompleteSetup>::new();
+/// The state of a page behind a one-time link (set-up, invitation, reset): whether it is
+/// hydrated and why its last submission failed; after a success it loads the dashboard as the
+/// user just signed in.
+fn link_page<S>(action: ServerAction<S>) -> (RwSignal<bool>, impl Fn() -> Option<AnyView> + Copy + Send + Sync)
+where
+    S: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
+{
     Effect::new(move |_| {
         if let Some(Ok(())) = action.value().get() {
             go_to("/");
@@ -76,9 +78,18 @@ pub fn SetupPage() -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let failure = move || match action.value().get() {
-        Some(Err(e)) => Some(view! { <p class="error" role="alert">{explain(&e)}</p> }),
+        Some(Err(e)) => Some(view! { <p class="error" role="alert">{explain(&e)}</p> }.into_any()),
         _ => None,
     };
+    (hydrated, failure)
+}
+
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let action = ServerAction::<CompleteSetup>::new();
+    let (hydrated, failure) = link_page(action);
     view! {
         <section class="auth" id="setup" data-hydrated=move || hydrated.get().to_string()>
             <h1>"Create the first admin"</h1>
@@ -104,17 +115,7 @@ pub fn InvitePage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
     let action = ServerAction::<AcceptInvite>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = action.value().get() {
-            go_to("/");
-        }
-    });
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    let failure = move || match action.value().get() {
-        Some(Err(e)) => Some(view! { <p class="error" role="alert">{explain(&e)}</p> }),
-        _ => None,
-    };
+    let (hydrated, failure) = link_page(action);
     view! {
         <section class="auth" id="invite" data-hydrated=move || hydrated.get().to_string()>
             <h1>"Join faultline"</h1>
@@ -139,17 +140,7 @@ pub fn ResetPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
     let action = ServerAction::<ResetPassword>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = action.value().get() {
-            go_to("/");
-        }
-    });
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    let failure = move || match action.value().get() {
-        Some(Err(e)) => Some(view! { <p class="error" role="alert">{explain(&e)}</p> }),
-        _ => None,
-    };
+    let (hydrated, failure) = link_page(action);
     view! {
         <section class="auth" id="reset" data-hydrated=move || hydrated.get().to_string()>
             <h1>"Choose a new password"</h1>
