@@ -1,16 +1,10 @@
 import { test, expect } from "@playwright/test";
-import { adminEmail, adminPassword } from "../global-setup";
+import { adminEmail, adminPassword, signedInBrowser } from "../global-setup";
 
 test("the account page renames the user and ends another of their sessions", async ({ page, browser, baseURL }) => {
   // A second browser signs in as the same user.
-  const other = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
-  const otherPage = await other.newPage();
-  await otherPage.goto("/login");
-  await expect(otherPage.locator("#login")).toHaveAttribute("data-hydrated", "true");
-  await otherPage.getByLabel("Email").fill(adminEmail);
-  await otherPage.getByLabel("Password").fill(adminPassword);
-  await otherPage.getByRole("button", { name: "Sign in" }).click();
-  await expect(otherPage.locator("#issues")).toBeVisible();
+  const otherPage = await signedInBrowser(browser, baseURL, adminEmail, adminPassword);
+  const other = otherPage.context();
 
   await page.goto("/account");
   await expect(page.locator("#account")).toHaveAttribute("data-hydrated", "true");

@@ -1,5 +1,6 @@
 import { test, expect, type Browser, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
+import { signedInBrowser } from "../global-setup";
 
 // A team at work: the admin invites someone who accepts in their own browser, roles decide who
 // may triage, projects keep their data apart, and a password change ends the other sessions.
@@ -107,13 +108,7 @@ test("an invited user accepts in another browser; as a viewer they cannot triage
 
   // Signed in in a second browser too, they change their password in the first: the second is
   // signed out.
-  const second = await freshPage(browser, baseURL);
-  await second.goto("/login");
-  await expect(second.locator("#login")).toHaveAttribute("data-hydrated", "true");
-  await second.getByLabel("Email").fill(email);
-  await second.getByLabel("Password").fill(password);
-  await second.getByRole("button", { name: "Sign in" }).click();
-  await expect(second.locator("#issues")).toBeVisible();
+  const second = await signedInBrowser(browser, baseURL, email, password);
   await invitee.goto("/account");
   await expect(invitee.locator("#account")).toHaveAttribute("data-hydrated", "true");
   await invitee.getByLabel("Current password").fill(password);
