@@ -67,6 +67,14 @@ test("an issue opens with its event and can be resolved and reopened", async ({ 
   await page.getByRole("link", { name: title }).click();
   await page.getByRole("button", { name: "Reopen" }).click();
   await expect(page.locator("#issue-status")).toHaveText("unresolved");
+
+  // Ignored until 10 more events: it says so, and the API shows the count it comes back at.
+  await page.getByLabel("Ignore how long").selectOption("e10");
+  await page.getByRole("button", { name: "Ignore" }).click();
+  await expect(page.locator("#issue-status")).toHaveText("ignored");
+  await expect(page.locator("#ignored-until")).toHaveText("until it has 11 events");
+  const ignored = await (await request.get(`/api/issues/${error.issue_id}`, { headers })).json();
+  expect([ignored.status, ignored.ignore_until_count]).toEqual(["ignored", 11]);
 });
 
 test("filters and pages live in the URL", async ({ page, request }) => {

@@ -135,6 +135,34 @@ pub async fn set_issue_status(id: IssueId, status: IssueStatus) -> Result<(), Ap
     Ok(())
 }
 
+/// Ignores an issue until `more_events` more events arrive, or for `for_hours` hours (neither:
+/// until someone changes it); then it comes back unresolved (project members and admins).
+#[server]
+pub async fn ignore_issue(id: IssueId, more_events: Option<i64>, for_hours: Option<i64>) -> Result<(), AppError> {
+    use crate::model::IgnoreUntil;
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let me = super::signed_in()?;
+    let project = super::issue_grant(&st, &me, id, crate::model::ProjectRole::Member).await?.project.id;
+    let until = match (more_events, for_hours) {
+        (None, None) => IgnoreUntil::Forever,
+        (Some(n), None) if (1..=IgnoreUntil::MAX_EVENTS).contains(&n) => IgnoreUntil::Events(n),
+        (None, Some(h)) if (1..=24 * 365).contains(&h) => {
+            IgnoreUntil::Time(st.clock.wall() + chrono::Duration::hours(h))
+        }
+        _ => return Err(AppError::Invalid("Ignore: a number of events or of hours, not both".into())),
+    };
+    db::issues::ignore(&st.db, project, id, until).await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
+    let how = match until {
+        IgnoreUntil::Forever => "ignored".to_owned(),
+        IgnoreUntil::Events(n) => format!("ignored until {n} more events"),
+        IgnoreUntil::Time(t) => format!("ignored until {}", t.to_rfc3339()),
+    };
+    super::audit(&st, &me, "issue_status", Some(project), &format!("issue {id}: {how}")).await;
+    crate::server::live::changed(&st, project, &[id]).await;
+    Ok(())
+}
+
 /// Deletes an issue with all its errors (project members and admins).
 #[server]
 pub async fn delete_issue(id: IssueId) -> Result<(), AppError> {

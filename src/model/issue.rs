@@ -27,6 +27,25 @@ pub struct Issue {
     pub count: i64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// An ignored issue comes back (unresolved) once its event count reaches this.
+    pub ignore_until_count: Option<i64>,
+    /// An ignored issue comes back with its first event after this time.
+    pub ignore_until: Option<DateTime<Utc>>,
+}
+
+/// How long to ignore an issue: until the next status change, until `n` more events, or until a
+/// time (then the issue comes back with its first event after it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IgnoreUntil {
+    Forever,
+    Events(i64),
+    Time(DateTime<Utc>),
+}
+
+impl IgnoreUntil {
+    /// The most events one can ignore an issue for.
+    pub const MAX_EVENTS: i64 = 1_000_000_000;
 }
 
 /// A page of issues.

@@ -16,7 +16,7 @@ pub use error::AppError;
 pub use error_event::{ErrorEvent, ErrorList, Level, ParseEnumError, Source};
 pub use filter::{DEFAULT_LIMIT, Filter, IssueSort, MAX_LIMIT, Page};
 pub use ids::{ErrorId, IssueId, ProjectId, ProjectKey, ProjectKeyError};
-pub use issue::{Issue, IssueDetail, IssueList, IssuePage, IssueStatus, IssueSummary, TagFacet};
+pub use issue::{IgnoreUntil, Issue, IssueDetail, IssueList, IssuePage, IssueStatus, IssueSummary, TagFacet};
 pub use live::LiveUpdate;
 pub use project::{Member, Project, ProjectBrief, ProjectList, SLUG_MAX, dsn, slugify};
 pub use query::{IssueQuery, PER_PAGE, Period, encode_query_value, query_pairs};

@@ -7,6 +7,7 @@ mod dashboard;
 mod faults;
 mod health;
 mod helpers;
+mod ignore;
 mod ingest;
 mod openapi;
 mod overload;

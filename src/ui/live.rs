@@ -156,6 +156,8 @@ mod tests {
                 count: 1,
                 first_seen: now,
                 last_seen: now,
+                ignore_until_count: None,
+                ignore_until: None,
             },
             users: 0,
             trend: vec![0; 24],

@@ -191,12 +191,20 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
             .bind(&ids)
             .execute(&mut *tx)
             .await?;
+        // A resolved issue with new errors is open again (a regression); an ignored one too once
+        // it reaches the count it was ignored until, or gets errors after the time.
         sqlx::query(
             "UPDATE issues SET event_count = event_count + d.n,
                                first_seen = LEAST(first_seen, d.first_ts),
                                last_seen = GREATEST(last_seen, d.last_ts),
-                               status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END
-             FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[]) AS d(id, n, first_ts, last_ts)
+                               status = CASE WHEN status = 'resolved' OR back THEN 'unresolved' ELSE status END,
+                               ignore_until_count = CASE WHEN back THEN NULL ELSE ignore_until_count END,
+                               ignore_until = CASE WHEN back THEN NULL ELSE ignore_until END
+             FROM (SELECT d.*, i.status = 'ignored'
+                          AND (i.event_count + d.n >= i.ignore_until_count OR now() >= i.ignore_until) AS back
+                   FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[])
+                        AS d(id, n, first_ts, last_ts)
+                   JOIN issues i ON i.id = d.id) AS d
              WHERE issues.id = d.id",
         )
         .bind(&ids)

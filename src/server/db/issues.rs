@@ -6,7 +6,8 @@ use crate::model::{Filter, Issue, IssueId, IssueSort, IssueStatus, Page, Project
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
 
-const COLUMNS: &str = "i.id, i.project_id, i.fingerprint, i.title, i.culprit, i.level, i.status, i.event_count, i.first_seen, i.last_seen";
+const COLUMNS: &str = "i.id, i.project_id, i.fingerprint, i.title, i.culprit, i.level, i.status, i.event_count, \
+                       i.first_seen, i.last_seen, i.ignore_until_count, i.ignore_until";
 
 #[derive(sqlx::FromRow)]
 struct IssueRow {
@@ -20,6 +21,8 @@ struct IssueRow {
     event_count: i64,
     first_seen: DateTime<Utc>,
     last_seen: DateTime<Utc>,
+    ignore_until_count: Option<i64>,
+    ignore_until: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<IssueRow> for Issue {
@@ -37,6 +40,8 @@ impl TryFrom<IssueRow> for Issue {
             count: r.event_count,
             first_seen: r.first_seen,
             last_seen: r.last_seen,
+            ignore_until_count: r.ignore_until_count,
+            ignore_until: r.ignore_until,
         })
     }
 }
@@ -179,11 +184,42 @@ pub async fn set_status(
     id: IssueId,
     status: IssueStatus,
 ) -> sqlx::Result<Option<Issue>> {
-    let sql = format!("UPDATE issues i SET status = $3 WHERE i.project_id = $1 AND i.id = $2 RETURNING {COLUMNS}");
+    let sql = format!(
+        "UPDATE issues i SET status = $3, ignore_until_count = NULL, ignore_until = NULL
+         WHERE i.project_id = $1 AND i.id = $2 RETURNING {COLUMNS}"
+    );
     let row: Option<IssueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(project)
         .bind(id)
         .bind(status.as_str())
+        .fetch_optional(db)
+        .await?;
+    row.map(Issue::try_from).transpose()
+}
+
+/// Ignores an issue until `until`; answers the updated issue, or `None` if `project` has no such
+/// issue.
+pub async fn ignore(
+    db: impl PgExecutor<'_>,
+    project: ProjectId,
+    id: IssueId,
+    until: crate::model::IgnoreUntil,
+) -> sqlx::Result<Option<Issue>> {
+    use crate::model::IgnoreUntil;
+    let (more, time) = match until {
+        IgnoreUntil::Forever => (None, None),
+        IgnoreUntil::Events(n) => (Some(n), None),
+        IgnoreUntil::Time(t) => (None, Some(t)),
+    };
+    let sql = format!(
+        "UPDATE issues i SET status = 'ignored', ignore_until_count = i.event_count + $3, ignore_until = $4
+         WHERE i.project_id = $1 AND i.id = $2 RETURNING {COLUMNS}"
+    );
+    let row: Option<IssueRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(project)
+        .bind(id)
+        .bind(more)
+        .bind(time)
         .fetch_optional(db)
         .await?;
     row.map(Issue::try_from).transpose()

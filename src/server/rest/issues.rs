@@ -76,14 +76,51 @@ pub async fn unresolve(
     set_status(state, project, client, id, IssueStatus::Unresolved).await
 }
 
-/// `PUT /api/issues/{id}/ignore`.
+/// How long `PUT /api/issues/{id}/ignore` ignores: its optional body.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IgnoreBody {
+    until_events: Option<i64>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The longest body of `PUT /api/issues/{id}/ignore`.
+const IGNORE_BODY_MAX: usize = 4096;
+
+/// `PUT /api/issues/{id}/ignore`, with an optional `{"until_events": N}` (it comes back when N
+/// more events arrived) or `{"until": "<RFC 3339>"}` (it comes back with its first event after
+/// that time); no body ignores it until someone changes it.
 pub async fn ignore(
     State(state): State<AppState>,
-    project: Triager,
+    Triager(project, caller): Triager,
     client: ClientAddr,
     Path(id): Path<String>,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    set_status(state, project, client, id, IssueStatus::Ignored).await
+    use crate::model::IgnoreUntil;
+    let id = parse_issue_id(&id)?;
+    let bytes = axum::body::to_bytes(body, IGNORE_BODY_MAX)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge { limit: IGNORE_BODY_MAX })?;
+    let body: IgnoreBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        IgnoreBody::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid("body", e.to_string()))?
+    };
+    let until = match (body.until_events, body.until) {
+        (None, None) => IgnoreUntil::Forever,
+        (Some(n), None) if (1..=IgnoreUntil::MAX_EVENTS).contains(&n) => IgnoreUntil::Events(n),
+        (Some(_), None) => {
+            return Err(ApiError::invalid("until_events", format!("between 1 and {}", IgnoreUntil::MAX_EVENTS)));
+        }
+        (None, Some(t)) if t > state.clock.wall() => IgnoreUntil::Time(t),
+        (None, Some(_)) => return Err(ApiError::invalid("until", "must be in the future")),
+        (Some(_), Some(_)) => return Err(ApiError::invalid("body", "until_events or until, not both")),
+    };
+    let issue = db::issues::ignore(&state.db, project, id, until).await?.ok_or(ApiError::NotFound)?;
+    caller.audit(&state, "issue_status", Some(project), &format!("issue {id}: ignored"), client).await;
+    live::changed(&state, project, &[id]).await;
+    Ok(Json(issue).into_response())
 }
 
 /// `GET /api/issues/{id}/errors`: the issue's errors, newest first, with the error filters.

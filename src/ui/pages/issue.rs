@@ -2,7 +2,7 @@
 //! newer ones, and the triage actions (resolve, reopen, ignore, delete) for those whose role in
 //! the issue's project allows them.
 
-use crate::api::issues::{delete_issue, get_issue, set_issue_status};
+use crate::api::issues::{delete_issue, get_issue, ignore_issue, set_issue_status};
 use crate::model::{ErrorId, IssueDetail, IssueId, IssueStatus};
 use crate::ui::components::event_view::EventView;
 use crate::ui::components::{Ago, EventsChart, Facets, LevelBadge};
@@ -19,11 +19,13 @@ pub fn IssuePage() -> impl IntoView {
     let event = Memo::new(move |_| query.read().get("event").and_then(|s| s.parse::<ErrorId>().ok()));
     let set_status = Action::new(|(id, status): &(IssueId, IssueStatus)| set_issue_status(*id, *status));
     let delete = Action::new(|id: &IssueId| delete_issue(*id));
+    let ignore =
+        Action::new(|(id, events, hours): &(IssueId, Option<i64>, Option<i64>)| ignore_issue(*id, *events, *hours));
     let refresh = RwSignal::new(0u64);
     let live = use_live(move || refresh.update(|n| *n += 1));
     let detail = Resource::new(
-        move || (id.get(), event.get(), set_status.version().get(), refresh.get()),
-        |(id, event, _, _)| async move {
+        move || (id.get(), event.get(), set_status.version().get(), ignore.version().get(), refresh.get()),
+        |(id, event, ..)| async move {
             match id {
                 Some(id) => get_issue(id, event).await,
                 None => Err(crate::model::AppError::NotFound),
@@ -57,7 +59,7 @@ pub fn IssuePage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading issue…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(d) => view! { <IssueView detail=d set_status=set_status delete=delete /> }.into_any(),
+                        Ok(d) => view! { <IssueView detail=d set_status=set_status delete=delete ignore=ignore /> }.into_any(),
                         Err(crate::model::AppError::NotFound) => view! { <p class="empty" role="alert">"This issue does not exist (or was deleted)."</p> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{format!("Issue unavailable: {e}")}</p> }.into_any(),
                     }
@@ -69,19 +71,64 @@ pub fn IssuePage() -> impl IntoView {
 
 type StatusAction = Action<(IssueId, IssueStatus), Result<(), crate::model::AppError>>;
 type DeleteAction = Action<IssueId, Result<(), crate::model::AppError>>;
+type IgnoreAction = Action<(IssueId, Option<i64>, Option<i64>), Result<(), crate::model::AppError>>;
+
+/// The ignore choices: `(value, label)`; `e<N>` until N more events, `h<N>` for N hours.
+const IGNORE_CHOICES: &[(&str, &str)] = &[
+    ("", "until I change it"),
+    ("h1", "for 1 hour"),
+    ("h24", "for 24 hours"),
+    ("h168", "for 7 days"),
+    ("e10", "until 10 more events"),
+    ("e100", "until 100 more events"),
+    ("e1000", "until 1,000 more events"),
+];
+
+/// A choice of `IGNORE_CHOICES` as (more events, hours).
+fn ignore_choice(value: &str) -> (Option<i64>, Option<i64>) {
+    let number = |s: &str| s.parse::<i64>().ok();
+    match value.split_at_checked(1) {
+        Some(("e", n)) => (number(n), None),
+        Some(("h", n)) => (None, number(n)),
+        _ => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ignore_choices_read_as_events_or_hours() {
+        assert_eq!(super::ignore_choice("e100"), (Some(100), None));
+        assert_eq!(super::ignore_choice("h24"), (None, Some(24)));
+        assert_eq!(super::ignore_choice(""), (None, None));
+        assert!(super::IGNORE_CHOICES.iter().all(|(v, _)| v.is_empty() || super::ignore_choice(v) != (None, None)));
+    }
+}
 
 #[component]
-fn IssueView(detail: IssueDetail, set_status: StatusAction, delete: DeleteAction) -> impl IntoView {
+fn IssueView(
+    detail: IssueDetail,
+    set_status: StatusAction,
+    delete: DeleteAction,
+    ignore: IgnoreAction,
+) -> impl IntoView {
     let i = detail.summary.issue;
     let id = i.id;
     let now = detail.now;
     let status = i.status;
     let triage = detail.project.role.can_triage();
-    let pending = move || set_status.pending().get() || delete.pending().get();
+    let pending = move || set_status.pending().get() || delete.pending().get() || ignore.pending().get();
     let failed = move || {
         let s = set_status.value().get().and_then(Result::err);
         let d = delete.value().get().and_then(Result::err);
-        s.or(d).map(|e| view! { <p class="error" role="alert">{format!("The change failed: {e}")}</p> })
+        let g = ignore.value().get().and_then(Result::err);
+        s.or(d).or(g).map(|e| view! { <p class="error" role="alert">{format!("The change failed: {e}")}</p> })
+    };
+    let ignore_for = RwSignal::new(String::new());
+    let ignored_until = match (status, i.ignore_until_count, i.ignore_until) {
+        (IssueStatus::Ignored, Some(n), _) => Some(format!("until it has {n} events")),
+        (IssueStatus::Ignored, None, Some(t)) => Some(format!("until {}", t.format("%Y-%m-%d %H:%M UTC"))),
+        _ => None,
     };
     let action_button = move |label: &'static str, target: IssueStatus| {
         view! {
@@ -101,6 +148,7 @@ fn IssueView(detail: IssueDetail, set_status: StatusAction, delete: DeleteAction
             <p class="culprit">{i.culprit}</p>
             <p class="issue-meta">
                 <span class=format!("status status-{status}") id="issue-status">{status.as_str()}</span>
+                {ignored_until.map(|u| view! { <span id="ignored-until">{u}</span> })}
                 <span>{format!("{} events", i.count)}</span>
                 <span>{format!("{} users", detail.summary.users)}</span>
                 <span>"first seen "<Ago at=i.first_seen now=now /></span>
@@ -108,7 +156,19 @@ fn IssueView(detail: IssueDetail, set_status: StatusAction, delete: DeleteAction
             </p>
             {triage.then(move || view! { <div class="actions">
                 {match status {
-                    IssueStatus::Unresolved => view! { {action_button("Resolve", IssueStatus::Resolved)} {action_button("Ignore", IssueStatus::Ignored)} }.into_any(),
+                    IssueStatus::Unresolved => view! {
+                        {action_button("Resolve", IssueStatus::Resolved)}
+                        <span class="ignore">
+                            <label class="visually-hidden" for="ignore-for">"Ignore how long"</label>
+                            <select id="ignore-for" on:change=move |ev| ignore_for.set(event_target_value(&ev))>
+                                {IGNORE_CHOICES.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                            </select>
+                            <button type="button" disabled=pending on:click=move |_| {
+                                let (events, hours) = ignore_choice(&ignore_for.get_untracked());
+                                ignore.dispatch((id, events, hours));
+                            }>"Ignore"</button>
+                        </span>
+                    }.into_any(),
                     IssueStatus::Resolved | IssueStatus::Ignored => action_button("Reopen", IssueStatus::Unresolved).into_any(),
                 }}
                 <button
