@@ -192,27 +192,26 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
             .execute(&mut *tx)
             .await?;
         // A resolved issue with new errors is open again (a regression); an ignored one too once
-        // it reaches the count it was ignored until, or gets errors after the time.
-        sqlx::query(
+        // it reaches the count it was ignored until, or gets errors after the time. (Every SET
+        // expression reads the row as it was, so `back` means the same in all three.)
+        const BACK: &str = "status = 'ignored' AND (event_count + d.n >= ignore_until_count OR now() >= ignore_until)";
+        let sql = format!(
             "UPDATE issues SET event_count = event_count + d.n,
                                first_seen = LEAST(first_seen, d.first_ts),
                                last_seen = GREATEST(last_seen, d.last_ts),
-                               status = CASE WHEN status = 'resolved' OR back THEN 'unresolved' ELSE status END,
-                               ignore_until_count = CASE WHEN back THEN NULL ELSE ignore_until_count END,
-                               ignore_until = CASE WHEN back THEN NULL ELSE ignore_until END
-             FROM (SELECT d.*, i.status = 'ignored'
-                          AND (i.event_count + d.n >= i.ignore_until_count OR now() >= i.ignore_until) AS back
-                   FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[])
-                        AS d(id, n, first_ts, last_ts)
-                   JOIN issues i ON i.id = d.id) AS d
-             WHERE issues.id = d.id",
-        )
-        .bind(&ids)
-        .bind(&counts)
-        .bind(&firsts)
-        .bind(&lasts)
-        .execute(&mut *tx)
-        .await?;
+                               status = CASE WHEN status = 'resolved' OR ({BACK}) THEN 'unresolved' ELSE status END,
+                               ignore_until_count = CASE WHEN {BACK} THEN NULL ELSE ignore_until_count END,
+                               ignore_until = CASE WHEN {BACK} THEN NULL ELSE ignore_until END
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[]) AS d(id, n, first_ts, last_ts)
+             WHERE issues.id = d.id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&ids)
+            .bind(&counts)
+            .bind(&firsts)
+            .bind(&lasts)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(StoredBatch { inserted: inserted.into_iter().map(|(p, i, e, _)| (p, i, e)).collect(), new_issues })
