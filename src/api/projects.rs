@@ -28,7 +28,7 @@ pub async fn create_project(name: String) -> Result<NewProject, AppError> {
     use crate::server::{projects, state};
     let st = state()?;
     let me = super::signed_in()?;
-    let name = projects::clean_name(&name).map_err(AppError::Invalid)?;
+    let name = projects::clean_name(&name).map_err(|m| AppError::Invalid(format!("name: {m}")))?;
     let created = projects::create(&st, Some(me.user.user), &name)
         .await?
         .ok_or_else(|| AppError::Invalid("name: another project has this name".into()))?;
@@ -47,7 +47,7 @@ pub async fn rename_project(project: ProjectId, name: String) -> Result<(), AppE
     let st = state()?;
     let me = super::signed_in()?;
     let grant = super::project_grant(&st, &me, project, ProjectRole::Admin).await?;
-    let name = projects::clean_name(&name).map_err(AppError::Invalid)?;
+    let name = projects::clean_name(&name).map_err(|m| AppError::Invalid(format!("name: {m}")))?;
     if db::projects::name_taken(&st.db, &name, Some(project)).await.map_err(ServerError::from)? {
         return Err(AppError::Invalid("name: another project has this name".into()));
     }

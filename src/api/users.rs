@@ -92,20 +92,11 @@ pub async fn set_user_role(user: UserId, role: InstanceRole) -> Result<(), AppEr
 /// them.
 #[server]
 pub async fn set_user_active(user: UserId, active: bool) -> Result<(), AppError> {
-    use crate::server::accounts::session;
-    use crate::server::{db, error::ServerError, state};
+    use crate::server::{accounts::links, state};
     let st = state()?;
     let me = instance_admin()?;
     not_self(&me, user)?;
-    if !db::users::set_active(&st.db, user, active).await.map_err(ServerError::from)? {
-        return Err(AppError::NotFound);
-    }
-    let action = if active {
-        "user_reactivate"
-    } else {
-        session::end_others(&st, user, None).await?;
-        "user_deactivate"
-    };
+    let action = links::set_active(&st, user, active).await?.ok_or(AppError::NotFound)?;
     super::audit(&st, &me, action, None, &format!("user {user}")).await;
     Ok(())
 }

@@ -10,17 +10,17 @@ use crate::server::state::AppState;
 /// The longest project name.
 pub const NAME_MAX: usize = 100;
 
-/// A project name as given, trimmed; or what is wrong with it.
+/// A project name as given, trimmed; or what is wrong with it (without the field's name).
 pub fn clean_name(name: &str) -> Result<String, String> {
     let name = name.trim();
     if name.is_empty() {
-        return Err("name: a project needs a name".into());
+        return Err("a project needs a name".into());
     }
     if name.chars().count() > NAME_MAX {
-        return Err(format!("name: at most {NAME_MAX} characters"));
+        return Err(format!("at most {NAME_MAX} characters"));
     }
     if name.chars().any(char::is_control) {
-        return Err("name: no control characters".into());
+        return Err("no control characters".into());
     }
     Ok(name.to_owned())
 }

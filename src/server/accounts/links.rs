@@ -1,4 +1,4 @@
-//! Invitations and password-reset links: single use, 7 days, absolute URLs on
+//! Invitations, password-reset links and a user's access: single use, 7 days, absolute URLs on
 //! `FAULTLINE_PUBLIC_URL` that an admin passes on (no email server is needed). Only the SHA-256
 //! of a link's token is stored; a new link for the same user and purpose replaces the old one.
 
@@ -68,4 +68,17 @@ pub async fn invite(
     };
     let url = issue(state, user, Purpose::Invite, by).await?;
     Ok((user, url))
+}
+
+/// Deactivates a user (their sessions end at once; their tokens stop, as every token lookup
+/// checks the user) or reactivates them; answers the audit action, or `None` if no such user.
+pub async fn set_active(state: &AppState, user: UserId, active: bool) -> Result<Option<&'static str>, ServerError> {
+    if !db::users::set_active(&state.db, user, active).await? {
+        return Ok(None);
+    }
+    if active {
+        return Ok(Some("user_reactivate"));
+    }
+    super::session::end_others(state, user, None).await?;
+    Ok(Some("user_deactivate"))
 }

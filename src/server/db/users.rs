@@ -111,14 +111,17 @@ pub struct ListedUser {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+const LISTED: &str =
+    "SELECT id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at FROM users";
+
 /// Every user, by email.
 pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<ListedUser>> {
-    sqlx::query_as(
-        "SELECT id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at
-         FROM users ORDER BY lower(email)",
-    )
-    .fetch_all(db)
-    .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{LISTED} ORDER BY lower(email)"))).fetch_all(db).await
+}
+
+/// One user as the Users page lists them.
+pub async fn listed(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<Option<ListedUser>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{LISTED} WHERE id = $1"))).bind(id).fetch_optional(db).await
 }
 
 /// Sets a user's instance role; answers whether the user exists.

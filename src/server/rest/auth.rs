@@ -123,13 +123,19 @@ impl Caller {
         }
     }
 
+    /// A token with `admin` scope (creating projects, managing them and their members).
+    pub fn admin_scope(&self) -> Result<&TokenCaller, super::error::ApiError> {
+        let t = self.token()?;
+        if t.scope != crate::model::TokenScope::Admin {
+            return Err(super::error::ApiError::Forbidden("this route needs a token with admin scope"));
+        }
+        Ok(t)
+    }
+
     /// The token of an instance admin with `admin` scope (managing users, reading the audit log).
     pub fn instance_admin(&self) -> Result<&TokenCaller, super::error::ApiError> {
         use super::error::ApiError;
-        let t = self.token()?;
-        if t.scope != crate::model::TokenScope::Admin {
-            return Err(ApiError::Forbidden("this route needs a token with admin scope"));
-        }
+        let t = self.admin_scope()?;
         if !t.is_admin() {
             return Err(ApiError::Forbidden("this route is for instance admins"));
         }

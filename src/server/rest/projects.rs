@@ -2,10 +2,10 @@
 //! deleting projects, rotating a DSN key, and a project's members. Creating and managing need a
 //! personal token with `admin` scope (and the project's admin role); keys keep to their project.
 
-use super::auth::{Caller, TokenCaller};
+use super::auth::Caller;
 use super::error::ApiError;
 use super::{audit, json_body};
-use crate::model::{Member, Project, ProjectId, ProjectList, ProjectRole, TokenScope, UserId};
+use crate::model::{Member, Project, ProjectId, ProjectList, ProjectRole, UserId};
 use crate::server::auth_failures::ClientAddr;
 use crate::server::db;
 use crate::server::state::AppState;
@@ -40,15 +40,6 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     Ok(Json(ProjectList { projects }))
 }
 
-/// A token with `admin` scope (creating projects, managing them and their members).
-fn admin_scope(caller: &Caller) -> Result<&TokenCaller, ApiError> {
-    let t = caller.token()?;
-    if t.scope != TokenScope::Admin {
-        return Err(ApiError::Forbidden("this route needs a token with admin scope"));
-    }
-    Ok(t)
-}
-
 #[derive(serde::Deserialize)]
 struct NameBody {
     name: String,
@@ -62,9 +53,9 @@ pub async fn create(
     client: ClientAddr,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let t = admin_scope(&caller)?;
+    let t = caller.admin_scope()?;
     let NameBody { name } = json_body(&state, body).await?;
-    let name = crate::server::projects::clean_name(&name).map_err(|m| ApiError::invalid("name", strip(&m)))?;
+    let name = crate::server::projects::clean_name(&name).map_err(|m| ApiError::invalid("name", m))?;
     let created = crate::server::projects::create(&state, Some(t.user.user), &name)
         .await?
         .ok_or_else(|| ApiError::invalid("name", "another project has this name"))?;
@@ -77,11 +68,6 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// A message of `clean_name` without its `name: ` field prefix.
-fn strip(message: &str) -> String {
-    message.trim_start_matches("name: ").to_owned()
-}
-
 /// `PATCH /api/projects/{id}` `{"name"}`: renames (the slug stays).
 pub async fn rename(
     State(state): State<AppState>,
@@ -90,10 +76,10 @@ pub async fn rename(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Json<Project>, ApiError> {
-    let t = admin_scope(&caller)?;
+    let t = caller.admin_scope()?;
     let id = caller.project(&state, Some(parse_project_id(&id)?), ProjectRole::Admin).await?;
     let NameBody { name } = json_body(&state, body).await?;
-    let name = crate::server::projects::clean_name(&name).map_err(|m| ApiError::invalid("name", strip(&m)))?;
+    let name = crate::server::projects::clean_name(&name).map_err(|m| ApiError::invalid("name", m))?;
     if db::projects::name_taken(&state.db, &name, Some(id)).await? {
         return Err(ApiError::invalid("name", "another project has this name"));
     }
@@ -109,7 +95,7 @@ pub async fn delete(
     client: ClientAddr,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let t = admin_scope(&caller)?;
+    let t = caller.admin_scope()?;
     let id = caller.project(&state, Some(parse_project_id(&id)?), ProjectRole::Admin).await?;
     if !crate::server::projects::delete(&state, id).await? {
         return Err(ApiError::NotFound);
@@ -165,7 +151,7 @@ pub async fn set_member(
     Path((id, user)): Path<(String, String)>,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let t = admin_scope(&caller)?;
+    let t = caller.admin_scope()?;
     let id = caller.project(&state, Some(parse_project_id(&id)?), ProjectRole::Admin).await?;
     let user = db::users::find(&state.db, parse_user_id(&user)?).await?.ok_or(ApiError::NotFound)?;
     let RoleBody { role } = json_body(&state, body).await?;
@@ -182,7 +168,7 @@ pub async fn remove_member(
     client: ClientAddr,
     Path((id, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let t = admin_scope(&caller)?;
+    let t = caller.admin_scope()?;
     let id = caller.project(&state, Some(parse_project_id(&id)?), ProjectRole::Admin).await?;
     let user = parse_user_id(&user)?;
     if !db::projects::remove_member(&state.db, id, user).await? {

@@ -56,7 +56,7 @@ pub async fn invite(
         InviteError::Server(e) => e.into(),
     })?;
     record(&state, t, "user_invite", None, &format!("user {user} ({}) as {role}", email.trim()), client).await;
-    Ok((StatusCode::CREATED, Json(json!({ "id": user, "invite_url": url })).into_response()).into_response())
+    Ok((StatusCode::CREATED, Json(json!({ "id": user, "invite_url": url }))).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -86,16 +86,11 @@ pub async fn update(
         record(&state, t, "user_role", None, &format!("user {id} → {role}"), client).await;
     }
     if let Some(active) = active {
-        db::users::set_active(&state.db, id, active).await?;
-        if !active {
-            crate::server::accounts::session::end_others(&state, id, None).await?;
-        }
-        let action = if active { "user_reactivate" } else { "user_deactivate" };
+        let action = links::set_active(&state, id, active).await?.ok_or(ApiError::NotFound)?;
         record(&state, t, action, None, &format!("user {id}"), client).await;
     }
-    let users = db::users::list(&state.db).await?;
-    let user = users.iter().find(|u| u.id == id).ok_or(ApiError::NotFound)?;
-    Ok(Json(user_json(user)))
+    let user = db::users::listed(&state.db, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(user_json(&user)))
 }
 
 /// The most entries one audit page holds.
