@@ -1,5 +1,6 @@
 //! Typed models shared by the server and the browser: serde only, no I/O.
 
+mod alert;
 mod error;
 mod error_event;
 mod filter;
@@ -12,6 +13,10 @@ mod settings;
 mod stats;
 mod user;
 
+pub use alert::{
+    AlertSettings, Attempt, Channel, ChannelInput, ChannelKind, ChannelStatus, Delivery, DeliveryStatus, EmailMode,
+    NewChannel, Rule, RuleInput, TestOutcome, Trigger, When, WhenName,
+};
 pub use error::AppError;
 pub use error_event::{ErrorEvent, ErrorList, Level, ParseEnumError, Source};
 pub use filter::{DEFAULT_LIMIT, Filter, IssueSort, MAX_LIMIT, Page};

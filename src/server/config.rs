@@ -76,6 +76,14 @@ pub struct Settings {
     pub session_idle: Duration,
     /// `FAULTLINE_SESSION_MAX_DAYS`, default 30: a session ends this long after its sign-in.
     pub session_lifetime: Duration,
+    /// `FAULTLINE_SMTP_URL` (unset: no email): `smtp://user:pass@host:587` (STARTTLS),
+    /// `smtps://user:pass@host:465` (implicit TLS), `smtp://host:25?tls=none` (a local relay).
+    pub smtp_url: Option<Secret>,
+    /// `FAULTLINE_EMAIL_FROM`: the sender of alert and account emails (`faultline <alerts@…>`).
+    pub email_from: Option<String>,
+    /// `FAULTLINE_ALERTS_ALLOW_PRIVATE_TARGETS`, default `false`: let alert channels post to
+    /// private and loopback addresses (a receiver on the same network).
+    pub alerts_allow_private: bool,
 }
 
 /// The development default of `FAULTLINE_API_KEY`.
@@ -145,6 +153,9 @@ impl Settings {
             admin_token: std::env::var("FAULTLINE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()).map(Secret),
             session_idle: Duration::from_secs(parsed::<u64>("FAULTLINE_SESSION_IDLE_DAYS", 7)?.max(1) * 86_400),
             session_lifetime: Duration::from_secs(parsed::<u64>("FAULTLINE_SESSION_MAX_DAYS", 30)?.max(1) * 86_400),
+            smtp_url: var("FAULTLINE_SMTP_URL").map(Secret),
+            email_from: var("FAULTLINE_EMAIL_FROM"),
+            alerts_allow_private: parsed("FAULTLINE_ALERTS_ALLOW_PRIVATE_TARGETS", false)?,
         })
     }
 
@@ -179,6 +190,9 @@ impl Settings {
             admin_token: None,
             session_idle: Duration::from_secs(7 * 86_400),
             session_lifetime: Duration::from_secs(30 * 86_400),
+            smtp_url: None,
+            email_from: None,
+            alerts_allow_private: true,
         }
     }
 }
@@ -225,8 +239,9 @@ mod tests {
         s.redis_url = Secret::new("redis://:redis-password@cache:6379");
         s.bootstrap_api_key = Secret::new("live-api-key-123");
         s.admin_password = Some(Secret::new("admin-password-456"));
+        s.smtp_url = Some(Secret::new("smtp://u:smtp-password-789@mail:587"));
         let printed = format!("{s:?} {s:#?}");
-        for secret in ["pg-password", "redis-password", "live-api-key-123", "admin-password-456"] {
+        for secret in ["pg-password", "redis-password", "live-api-key-123", "admin-password-456", "smtp-password-789"] {
             assert!(!printed.contains(secret), "{secret} printed: {printed}");
         }
         assert!(printed.contains("[redacted]"));

@@ -2,6 +2,7 @@
 //! API, and the worker.
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod auth_failures;
 pub mod cache;

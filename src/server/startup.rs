@@ -36,6 +36,10 @@ pub fn build_router(state: AppState) -> Router {
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), super::accounts::guard::guard));
     let app = Router::new()
+        .route(
+            "/unsubscribe/{token}",
+            axum::routing::get(super::alerts::unsubscribe::ask).post(super::alerts::unsubscribe::confirm),
+        )
         .merge(rest::router())
         .merge(ingest::router())
         .merge(dashboard)
@@ -185,6 +189,12 @@ pub async fn serve_until(
     };
     if let Some(spool) = &state.spool {
         tokio::spawn(spool.clone().replay(state.queue.clone(), shutdown.subscribe()));
+    }
+    {
+        let (state, stop) = (state.clone(), shutdown.subscribe());
+        tokio::spawn(super::worker::supervise("alert sender", move || {
+            super::alerts::sender::run(state.clone(), stop.clone())
+        }));
     }
     tokio::spawn(state.live.clone().run(
         state.settings.redis_url.expose().to_owned(),

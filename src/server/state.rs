@@ -36,6 +36,8 @@ pub struct AppState {
     pub auth_failures: super::auth_failures::AuthFailures,
     /// Fan-out of live updates to this process's dashboards.
     pub live: super::live::hub::LiveHub,
+    /// Alert delivery: the outgoing HTTP client, the SMTP relay, the sender's wake-up.
+    pub alerts: super::alerts::Alerts,
     /// What this process's workers are doing (shown by `/health`).
     pub workers: Arc<WorkerStats>,
     /// Turns true once the process begins to shut down: streams end, workers finish.
@@ -120,6 +122,7 @@ impl AppState {
             clock,
             cache: Cache::new(redis.clone(), &settings.redis_prefix, settings.cache_ttl),
             live: super::live::hub::LiveHub::default(),
+            alerts: super::alerts::Alerts::new(&settings)?,
             workers: Arc::default(),
             shutdown: Shutdown::default(),
             leptos_options,

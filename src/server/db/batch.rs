@@ -1,6 +1,7 @@
 //! The worker's write: a whole batch of errors and their issues in one transaction.
 
-use crate::model::{ErrorId, IssueId, ProjectId};
+use crate::model::{ErrorId, IssueId, ProjectId, Trigger};
+use crate::server::alerts::rules::BatchIssue;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::{BTreeMap, HashMap};
@@ -38,6 +39,8 @@ pub struct StoredBatch {
     pub inserted: Vec<(ProjectId, IssueId, ErrorId)>,
     /// Issues this batch created.
     pub new_issues: Vec<(ProjectId, IssueId)>,
+    /// Alert deliveries the batch wrote into the outbox.
+    pub alerts: u64,
 }
 
 /// Stores `errors` in one transaction: creates missing issues, inserts errors that are not stored
@@ -181,16 +184,21 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
         slot.1 = slot.1.min(*ts);
         slot.2 = slot.2.max(*ts);
     }
+    let mut alerts = 0;
     if !per_issue.is_empty() {
         let ids: Vec<i64> = per_issue.keys().map(|i| i.get()).collect();
         let counts: Vec<i64> = per_issue.values().map(|v| v.0).collect();
         let firsts: Vec<DateTime<Utc>> = per_issue.values().map(|v| v.1).collect();
         let lasts: Vec<DateTime<Utc>> = per_issue.values().map(|v| v.2).collect();
-        // Locked in id order, so concurrent batches never wait on each other in a cycle.
-        sqlx::query("SELECT 1 FROM issues WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
+        // Locked in id order, so concurrent batches never wait on each other in a cycle. What
+        // each issue was tells the alert rules how the batch changes it.
+        let before: Vec<IssueBefore> = sqlx::query_as(
+            "SELECT id, status, event_count, ignore_until_count, ignore_until, now() AS now
+             FROM issues WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
         // A resolved issue with new errors is open again (a regression); an ignored one too once
         // it reaches the count it was ignored until, or gets errors after the time. (Every SET
         // expression reads the row as it was, so `back` means the same in all three.)
@@ -212,9 +220,55 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
             .bind(&lasts)
             .execute(&mut *tx)
             .await?;
+        let created: std::collections::HashSet<IssueId> = new_issues.iter().map(|(_, i)| *i).collect();
+        let mut changed: BTreeMap<IssueId, BatchIssue> = BTreeMap::new();
+        for b in &before {
+            let n = per_issue.get(&b.id).map_or(0, |v| v.0);
+            changed.insert(
+                b.id,
+                BatchIssue { project: ProjectId::new(0), change: b.change(n, created.contains(&b.id)), events: Vec::new(), count: b.event_count + n },
+            );
+        }
+        for (e, issue) in errors.iter().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {
+            if let Some(slot) = changed.get_mut(&IssueId::new(*issue)) {
+                slot.project = e.project_id;
+                slot.events.push(e);
+            }
+        }
+        alerts = crate::server::alerts::rules::evaluate(&mut tx, &changed).await?;
     }
     tx.commit().await?;
-    Ok(StoredBatch { inserted: inserted.into_iter().map(|(p, i, e, _)| (p, i, e)).collect(), new_issues })
+    Ok(StoredBatch { inserted: inserted.into_iter().map(|(p, i, e, _)| (p, i, e)).collect(), new_issues, alerts })
+}
+
+/// An issue as it was before the batch's update.
+#[derive(sqlx::FromRow)]
+struct IssueBefore {
+    id: IssueId,
+    status: String,
+    event_count: i64,
+    ignore_until_count: Option<i64>,
+    ignore_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+}
+
+impl IssueBefore {
+    /// How `n` new errors change the issue (the same test as the batch's `UPDATE`).
+    fn change(&self, n: i64, created: bool) -> Option<Trigger> {
+        if created {
+            return Some(Trigger::NewIssue);
+        }
+        match self.status.as_str() {
+            "resolved" => Some(Trigger::Regression),
+            "ignored"
+                if self.ignore_until_count.is_some_and(|c| self.event_count + n >= c)
+                    || self.ignore_until.is_some_and(|t| self.now >= t) =>
+            {
+                Some(Trigger::Unignored)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The batch as column arrays, for `UNNEST`.

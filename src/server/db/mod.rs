@@ -1,5 +1,6 @@
 //! All SQL lives here: the pool, the migrations, and free query functions per table.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod batch;

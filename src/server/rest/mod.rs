@@ -4,6 +4,7 @@
 //! `POST /api/errors` only validates and queues; everything else reads PostgreSQL, with list and
 //! stats answers cached in Redis (`X-Cache: hit|miss`).
 
+mod alerts;
 pub mod auth;
 pub mod error;
 mod errors;
@@ -58,6 +59,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/api/audit", get(users::audit))
+        .route("/api/projects/{id}/channels", get(alerts::channels).post(alerts::create_channel))
+        .route(
+            "/api/projects/{id}/channels/{cid}",
+            axum::routing::patch(alerts::update_channel).delete(alerts::delete_channel),
+        )
+        .route("/api/projects/{id}/channels/{cid}/test", post(alerts::test_channel))
+        .route("/api/projects/{id}/channels/{cid}/deliveries", get(alerts::deliveries))
+        .route("/api/projects/{id}/channels/{cid}/deliveries/{did}/redeliver", post(alerts::redeliver))
+        .route("/api/projects/{id}/rules", get(alerts::rules).post(alerts::create_rule))
+        .route("/api/projects/{id}/rules/{rid}", axum::routing::patch(alerts::update_rule).delete(alerts::delete_rule))
+        .route("/api/projects/{id}/email-alerts", get(alerts::email_mode).put(alerts::set_email_mode))
 }
 
 async fn openapi() -> Response {

@@ -315,6 +315,9 @@ pub async fn process_batch(state: &AppState, deliveries: &[Delivery]) -> Result<
             store_one_by_one(state, &errors, &raws).await?
         }
     };
+    if stored.alerts > 0 {
+        state.alerts.wake();
+    }
     let projects: Vec<ProjectId> = {
         let mut p: Vec<ProjectId> = errors.iter().map(|e| e.project_id).collect();
         p.sort();
@@ -356,6 +359,7 @@ async fn store_one_by_one(state: &AppState, errors: &[NewError], raws: &[&[u8]])
             Ok(one) => {
                 all.inserted.extend(one.inserted);
                 all.new_issues.extend(one.new_issues);
+                all.alerts += one.alerts;
             }
             Err(err) if super::error::db_unavailable(&err) => return Err(err.into()),
             Err(err) => {
