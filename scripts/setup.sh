@@ -66,13 +66,14 @@ if $want_test; then
     say "installing libssl-dev and pkg-config (for the Rust sentry SDK in the tests)"
     apt_install libssl-dev pkg-config
   fi
-  # sentry-python, in a virtualenv under the build directory.
+  # sentry-python and aiosmtpd (the SMTP server the alert tests mail to), in a virtualenv under
+  # the build directory.
   venv="${CARGO_TARGET_DIR:-target}/sdk-venv"
-  if ! "$venv/bin/python" -c 'import sentry_sdk, sys; sys.exit(sentry_sdk.VERSION != "2.75.0")' 2>/dev/null; then
-    say "installing sentry-python 2.75.0 into $venv"
+  if ! "$venv/bin/python" -c 'import sentry_sdk, aiosmtpd, sys; sys.exit(sentry_sdk.VERSION != "2.75.0" or aiosmtpd.__version__ != "1.4.6")' 2>/dev/null; then
+    say "installing sentry-python 2.75.0 and aiosmtpd 1.4.6 into $venv"
     command -v python3 >/dev/null || apt_install python3 python3-venv
     python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q --disable-pip-version-check sentry-sdk==2.75.0
+    "$venv/bin/pip" install -q --disable-pip-version-check sentry-sdk==2.75.0 aiosmtpd==1.4.6
   fi
   if ! command -v "${CHROMIUM_PATH:-chromium}" >/dev/null; then
     say "installing Debian's chromium (for the browser tests)"

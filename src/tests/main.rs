@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 mod accounts;
+mod alerts;
 mod dashboard;
 mod faults;
 mod health;
@@ -14,6 +15,7 @@ mod overload;
 mod pipeline;
 mod process;
 mod projects;
+mod receivers;
 mod rest;
 mod sdk;
 /// The bench's seeder, for tests that need a large project.

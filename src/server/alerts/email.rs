@@ -30,11 +30,15 @@ impl Mailer {
         let host = parsed.host_str().ok_or("FAULTLINE_SMTP_URL has no host")?.to_owned();
         let plain = parsed.query_pairs().any(|(k, v)| k == "tls" && v == "none");
         let builder = match (parsed.scheme(), plain) {
-            ("smtps", _) => AsyncSmtpTransport::<Tokio1Executor>::relay(&host).map_err(|e| e.to_string())?.port(parsed.port().unwrap_or(465)),
+            ("smtps", _) => AsyncSmtpTransport::<Tokio1Executor>::relay(&host)
+                .map_err(|e| e.to_string())?
+                .port(parsed.port().unwrap_or(465)),
             ("smtp", false) => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
                 .map_err(|e| e.to_string())?
                 .port(parsed.port().unwrap_or(587)),
-            ("smtp", true) => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(parsed.port().unwrap_or(25)),
+            ("smtp", true) => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(parsed.port().unwrap_or(25))
+            }
             _ => return Err("FAULTLINE_SMTP_URL must start with smtp:// or smtps://".into()),
         };
         let mut builder = builder.timeout(Some(Duration::from_secs(10)));
@@ -51,7 +55,8 @@ impl Mailer {
 
     /// Sends one email to `to`.
     pub async fn send(&self, to: &str, mail: &Outgoing<'_>) -> Result<String, SendError> {
-        let to: Mailbox = to.parse().map_err(|e| SendError { permanent: true, message: format!("bad address {to:?}: {e}") })?;
+        let to: Mailbox =
+            to.parse().map_err(|e| SendError { permanent: true, message: format!("bad address {to:?}: {e}") })?;
         let mut builder = lettre::Message::builder()
             .from(self.from.clone())
             .to(to)

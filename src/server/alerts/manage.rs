@@ -3,9 +3,7 @@
 //! admin role first.
 
 use super::{http, render, rules, sign};
-use crate::model::{
-    Channel, ChannelInput, ChannelKind, NewChannel, ProjectId, Rule, RuleInput, TestOutcome, Trigger,
-};
+use crate::model::{Channel, ChannelInput, ChannelKind, NewChannel, ProjectId, Rule, RuleInput, TestOutcome, Trigger};
 use crate::server::db::alerts as db;
 use crate::server::error::ServerError;
 use crate::server::state::AppState;
@@ -70,7 +68,11 @@ fn clean_url(state: &AppState, kind: ChannelKind, url: &str) -> Result<String, M
 }
 
 /// Makes a channel; a webhook gets its signing secret (in the answer only this once).
-pub async fn create_channel(state: &AppState, project: ProjectId, input: ChannelInput) -> Result<NewChannel, ManageError> {
+pub async fn create_channel(
+    state: &AppState,
+    project: ProjectId,
+    input: ChannelInput,
+) -> Result<NewChannel, ManageError> {
     let kind = input.kind.ok_or_else(|| invalid("kind", "required: email, slack, discord, teams, ntfy or webhook"))?;
     let name = clean_name(input.name.as_deref().unwrap_or(kind.label()))?;
     if db::channels(&state.db, project).await?.len() >= MAX_PER_PROJECT {
@@ -225,13 +227,23 @@ pub async fn send_test(
             c.to.first()
                 .map(String::as_str)
                 .or(caller_email)
-                .ok_or_else(|| invalid("to", "a test of a members channel goes to a signed-in user; use a personal token"))?
+                .ok_or_else(|| {
+                    invalid("to", "a test of a members channel goes to a signed-in user; use a personal token")
+                })?
                 .to_owned(),
         ),
         _ => None,
     };
-    let id = db::insert_delivery(&state.db, project, channel, Trigger::Test, recipient.as_deref(), &serde_json::json!({}), true)
-        .await?;
+    let id = db::insert_delivery(
+        &state.db,
+        project,
+        channel,
+        Trigger::Test,
+        recipient.as_deref(),
+        &serde_json::json!({}),
+        true,
+    )
+    .await?;
     let taken = db::taken(&state.db, id).await?.ok_or(ManageError::NotFound)?;
     Ok(super::sender::deliver(state, taken).await?)
 }

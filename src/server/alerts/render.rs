@@ -277,14 +277,17 @@ pub fn discord(m: &Message) -> Value {
 
 /// A Microsoft Teams Workflows body: a message with one Adaptive Card.
 pub fn teams(m: &Message) -> Value {
-    let facts: Vec<Value> = m.facts.iter().map(|(k, v)| json!({"title": *k, "value": fit(&md_escape(v), 300)})).collect();
+    let facts: Vec<Value> =
+        m.facts.iter().map(|(k, v)| json!({"title": *k, "value": fit(&md_escape(v), 300)})).collect();
     let mut body = vec![
         json!({"type": "TextBlock", "text": fit(&md_escape(&format!("{}: {}", m.trigger.label(), m.title)), 500),
                "weight": "Bolder", "size": "Medium", "wrap": true}),
         json!({"type": "TextBlock", "text": fit(&md_escape(&m.summary), 1000), "wrap": true}),
     ];
     if !m.culprit.is_empty() {
-        body.push(json!({"type": "TextBlock", "text": fit(&md_escape(&m.culprit), 500), "wrap": true, "isSubtle": true}));
+        body.push(
+            json!({"type": "TextBlock", "text": fit(&md_escape(&m.culprit), 500), "wrap": true, "isSubtle": true}),
+        );
     }
     body.push(json!({"type": "FactSet", "facts": facts}));
     json!({

@@ -200,7 +200,9 @@ pub fn build(input: RuleInput, mut base: Rule) -> Result<Rule, String> {
         base.release = release;
     }
     if let Some(tags) = input.tags {
-        if tags.len() > 20 || tags.iter().any(|(k, v)| k.is_empty() || k.chars().count() > 200 || v.chars().count() > 200) {
+        if tags.len() > 20
+            || tags.iter().any(|(k, v)| k.is_empty() || k.chars().count() > 200 || v.chars().count() > 200)
+        {
             return Err("tags: at most 20 keys, keys and values up to 200 characters".into());
         }
         base.tags = tags;
@@ -253,7 +255,7 @@ mod tests {
 
     fn event(level: &'static str, env: Option<&str>, release: Option<&str>, tags: serde_json::Value) -> NewError {
         NewError {
-            id: ErrorId::new(),
+            id: ErrorId::generate(),
             project_id: ProjectId::new(1),
             event_id: uuid::Uuid::new_v4(),
             timestamp: chrono::Utc::now(),

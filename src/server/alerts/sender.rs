@@ -75,7 +75,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Follow-ups of ended cooldowns, digests due, old counts.
-async fn chores(state: &AppState) -> Result<(), ServerError> {
+pub async fn chores(state: &AppState) -> Result<(), ServerError> {
     let mut tx = state.db.begin().await?;
     let written = db::follow_ups(&mut tx).await?;
     tx.commit().await?;
@@ -236,9 +236,11 @@ async fn payload(state: &AppState, t: &Taken, m: &Message, kind: ChannelKind) ->
             let base = state.settings.public_url.trim_end_matches('/');
             let manage = format!("{base}/alerts?project={}", t.project_slug);
             let unsubscribe = match (&t.recipient, t.member_email) {
-                (Some(to), true) => db::unsubscribe_token(&state.db, t.project_id, to, &super::unsubscribe::new_token()?)
-                    .await?
-                    .map(|token| format!("{base}/unsubscribe/{token}")),
+                (Some(to), true) => {
+                    db::unsubscribe_token(&state.db, t.project_id, to, &super::unsubscribe::new_token()?)
+                        .await?
+                        .map(|token| format!("{base}/unsubscribe/{token}"))
+                }
                 _ => None,
             };
             let mail = if t.trig == Trigger::Digest.as_str() {
@@ -288,12 +290,8 @@ async fn send_http(state: &AppState, t: &Taken, kind: ChannelKind, payload: &str
         Some(Err(e)) => return Answer::Failed { error: format!("target: {e}"), permanent: true },
         None => return Answer::Failed { error: "target: not an ntfy topic URL".into(), permanent: true },
     };
-    let mut request = state
-        .alerts
-        .http()
-        .post(target)
-        .header("content-type", "application/json")
-        .body(payload.to_owned());
+    let mut request =
+        state.alerts.http().post(target).header("content-type", "application/json").body(payload.to_owned());
     if kind == ChannelKind::Ntfy
         && let Some(token) = &t.token
     {
@@ -311,11 +309,7 @@ async fn send_http(state: &AppState, t: &Taken, kind: ChannelKind, payload: &str
     match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
-            let header = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
             let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
             let body = read_capped(response).await;
             let body = match (status, location) {
@@ -363,7 +357,8 @@ async fn tell_admins(state: &AppState, t: &Taken, error: String) -> Result<(), S
     let mut written = 0;
     if let Some((channel, _)) = email {
         for to in db::admin_emails(&state.db, t.project_id).await? {
-            db::insert_delivery(&state.db, t.project_id, *channel, Trigger::ChannelBroken, Some(&to), &detail, false).await?;
+            db::insert_delivery(&state.db, t.project_id, *channel, Trigger::ChannelBroken, Some(&to), &detail, false)
+                .await?;
             written += 1;
         }
     }
@@ -432,7 +427,10 @@ mod tests {
     fn retry_after_is_read_from_the_header_or_discords_body() {
         let now = at(0);
         assert_eq!(retry_after(Some("30"), "", now), Some(Duration::from_secs(30)));
-        assert_eq!(retry_after(None, r#"{"message": "rate limited", "retry_after": 1.5, "global": false}"#, now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            retry_after(None, r#"{"message": "rate limited", "retry_after": 1.5, "global": false}"#, now),
+            Some(Duration::from_millis(1500))
+        );
         let date = (now + chrono::Duration::seconds(90)).to_rfc2822();
         assert_eq!(retry_after(Some(&date), "", now), Some(Duration::from_secs(90)));
         assert_eq!(retry_after(Some("soon"), "not json", now), None);

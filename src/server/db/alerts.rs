@@ -2,8 +2,8 @@
 //! cooldowns, volume counts, digests and email preferences.
 
 use crate::model::{
-    Attempt, Channel, ChannelKind, ChannelStatus, Delivery, DeliveryStatus, EmailMode, IssueId, Level, ProjectId,
-    Rule, Trigger, UserId, When, WhenName,
+    Attempt, Channel, ChannelKind, ChannelStatus, Delivery, DeliveryStatus, EmailMode, IssueId, Level, ProjectId, Rule,
+    Trigger, UserId, When, WhenName,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
@@ -76,7 +76,11 @@ pub struct ChannelFields<'a> {
 }
 
 /// Stores a new channel of `project`.
-pub async fn insert_channel(db: impl PgExecutor<'_>, project: ProjectId, f: &ChannelFields<'_>) -> sqlx::Result<Channel> {
+pub async fn insert_channel(
+    db: impl PgExecutor<'_>,
+    project: ProjectId,
+    f: &ChannelFields<'_>,
+) -> sqlx::Result<Channel> {
     let sql = format!(
         "INSERT INTO alert_channels (project_id, kind, name, url, recipients, token, secret)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {CHANNEL_COLUMNS}"
@@ -214,7 +218,8 @@ pub async fn rules(db: impl PgExecutor<'_>, projects: &[ProjectId]) -> sqlx::Res
 /// One rule of `project`.
 pub async fn rule(db: impl PgExecutor<'_>, project: ProjectId, id: i64) -> sqlx::Result<Option<Rule>> {
     let sql = format!("SELECT {RULE_COLUMNS} FROM alert_rules r WHERE r.project_id = $1 AND r.id = $2");
-    let row: Option<RuleRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(project).bind(id).fetch_optional(db).await?;
+    let row: Option<RuleRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(project).bind(id).fetch_optional(db).await?;
     Ok(row.map(Rule::from))
 }
 
@@ -413,7 +418,8 @@ async fn outbox(
     triggers: &[&str],
     details: &[&serde_json::Value],
 ) -> sqlx::Result<u64> {
-    const FIRED: &str = "UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::jsonb[]) AS f(rule_id, issue_id, trig, detail)
+    const FIRED: &str =
+        "UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::jsonb[]) AS f(rule_id, issue_id, trig, detail)
          JOIN alert_rule_channels rc ON rc.rule_id = f.rule_id
          JOIN alert_channels c ON c.id = rc.channel_id";
     let sql = format!(
@@ -490,7 +496,10 @@ pub async fn follow_ups(db: &mut PgConnection) -> sqlx::Result<u64> {
 
 /// Forgets volume counts older than any window (a day).
 pub async fn prune_counts(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM alert_counts WHERE minute < now() - interval '1 day'").execute(db).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM alert_counts WHERE minute < now() - interval '1 day'")
+        .execute(db)
+        .await?
+        .rows_affected())
 }
 
 // ---- the sender's side ----
@@ -603,7 +612,9 @@ pub enum Verdict {
     /// Try again at this time.
     Retry(DateTime<Utc>),
     /// No more tries: a permanent refusal (`broken`), or retried for as long as allowed.
-    Failed { broken: bool },
+    Failed {
+        broken: bool,
+    },
 }
 
 /// One try, as recorded.
@@ -617,7 +628,13 @@ pub struct Try<'a> {
 
 /// Records a try of delivery `id` on `channel` and what it came to; keeps the channel's health.
 /// Answers whether the channel just turned broken (so its admins are told once).
-pub async fn record(db: &mut PgConnection, id: Uuid, channel: i64, t: &Try<'_>, verdict: &Verdict) -> sqlx::Result<bool> {
+pub async fn record(
+    db: &mut PgConnection,
+    id: Uuid,
+    channel: i64,
+    t: &Try<'_>,
+    verdict: &Verdict,
+) -> sqlx::Result<bool> {
     sqlx::query(
         "INSERT INTO alert_attempts (delivery_id, latency_ms, status, response, error, payload)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -661,20 +678,22 @@ pub async fn record(db: &mut PgConnection, id: Uuid, channel: i64, t: &Try<'_>, 
         _ => Some(describe(t)),
     };
     // A broken channel stays broken through further failures; only a success heals it.
-    let was: Option<String> = sqlx::query_scalar(
-        "WITH old AS (SELECT status FROM alert_channels WHERE id = $1 FOR UPDATE)
-         UPDATE alert_channels SET
+    let was: Option<String> = sqlx::query_scalar("SELECT status FROM alert_channels WHERE id = $1 FOR UPDATE")
+        .bind(channel)
+        .fetch_optional(&mut *db)
+        .await?;
+    sqlx::query(
+        "UPDATE alert_channels SET
              status = CASE WHEN $2 = 'ok' OR status <> 'broken' THEN $2 ELSE status END,
              last_error = COALESCE($3, last_error),
              last_error_at = CASE WHEN $3 IS NULL THEN last_error_at ELSE now() END,
              last_success_at = CASE WHEN $2 = 'ok' THEN now() ELSE last_success_at END
-         WHERE id = $1
-         RETURNING (SELECT status FROM old)",
+         WHERE id = $1",
     )
     .bind(channel)
     .bind(health)
     .bind(error)
-    .fetch_optional(&mut *db)
+    .execute(&mut *db)
     .await?;
     Ok(health == "broken" && was.as_deref() != Some("broken"))
 }
@@ -683,7 +702,9 @@ pub async fn record(db: &mut PgConnection, id: Uuid, channel: i64, t: &Try<'_>, 
 fn describe(t: &Try<'_>) -> String {
     match (t.status, t.error, t.response) {
         (_, Some(e), _) => e.to_owned(),
-        (Some(s), None, Some(body)) if !body.is_empty() => format!("HTTP {s}: {}", body.chars().take(300).collect::<String>()),
+        (Some(s), None, Some(body)) if !body.is_empty() => {
+            format!("HTTP {s}: {}", body.chars().take(300).collect::<String>())
+        }
         (Some(s), None, _) => format!("HTTP {s}"),
         (None, None, _) => "no answer".to_owned(),
     }
@@ -705,7 +726,11 @@ pub async fn hold_channel(db: impl PgExecutor<'_>, channel: i64, until: DateTime
 
 /// The other channels of `project` a broken-channel notice can go to: its member email channels
 /// first, then any other healthy one.
-pub async fn notice_channels(db: impl PgExecutor<'_>, project: ProjectId, broken: i64) -> sqlx::Result<Vec<(i64, String)>> {
+pub async fn notice_channels(
+    db: impl PgExecutor<'_>,
+    project: ProjectId,
+    broken: i64,
+) -> sqlx::Result<Vec<(i64, String)>> {
     sqlx::query_as(
         "SELECT id, kind FROM alert_channels WHERE project_id = $1 AND id <> $2 AND status <> 'broken'
          ORDER BY (kind = 'email') DESC, id",
@@ -850,7 +875,12 @@ pub async fn email_mode(db: impl PgExecutor<'_>, user: UserId, project: ProjectI
 }
 
 /// Sets how `user` wants `project`'s email alerts.
-pub async fn set_email_mode(db: impl PgExecutor<'_>, user: UserId, project: ProjectId, mode: EmailMode) -> sqlx::Result<()> {
+pub async fn set_email_mode(
+    db: impl PgExecutor<'_>,
+    user: UserId,
+    project: ProjectId,
+    mode: EmailMode,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO alert_email_prefs (user_id, project_id, mode) VALUES ($1, $2, $3)
          ON CONFLICT (user_id, project_id) DO UPDATE SET mode = EXCLUDED.mode",
@@ -886,7 +916,10 @@ pub async fn unsubscribe_token(
 
 /// Whose and which project's alerts an unsubscribe token stands for: the address and the
 /// project's name.
-pub async fn unsubscribe_target(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<(UserId, ProjectId, String, String)>> {
+pub async fn unsubscribe_target(
+    db: impl PgExecutor<'_>,
+    token: &str,
+) -> sqlx::Result<Option<(UserId, ProjectId, String, String)>> {
     sqlx::query_as(
         "SELECT t.user_id, t.project_id, u.email, p.name FROM alert_unsubscribe_tokens t
          JOIN users u ON u.id = t.user_id JOIN projects p ON p.id = t.project_id WHERE t.token = $1",

@@ -226,7 +226,12 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
             let n = per_issue.get(&b.id).map_or(0, |v| v.0);
             changed.insert(
                 b.id,
-                BatchIssue { project: ProjectId::new(0), change: b.change(n, created.contains(&b.id)), events: Vec::new(), count: b.event_count + n },
+                BatchIssue {
+                    project: ProjectId::new(0),
+                    change: b.change(n, created.contains(&b.id)),
+                    events: Vec::new(),
+                    count: b.event_count + n,
+                },
             );
         }
         for (e, issue) in errors.iter().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {

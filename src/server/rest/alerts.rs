@@ -5,7 +5,9 @@
 use super::auth::Caller;
 use super::error::ApiError;
 use super::{audit, json_body};
-use crate::model::{ChannelInput, Delivery, EmailMode, NewChannel, ProjectId, ProjectRole, Rule, RuleInput, TestOutcome};
+use crate::model::{
+    ChannelInput, Delivery, EmailMode, NewChannel, ProjectId, ProjectRole, Rule, RuleInput, TestOutcome,
+};
 use crate::server::alerts::manage::{self, ManageError};
 use crate::server::auth_failures::ClientAddr;
 use crate::server::db::alerts as db;
