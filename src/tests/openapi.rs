@@ -97,6 +97,24 @@ async fn every_documented_operation_answers_as_documented(pool: PgPool) {
     let (other_user, _) = app.user_session("contract-user@example.com", faultline::model::InstanceRole::Member).await;
     let doomed_project = app.other_project("doomed project", "doomed-project-key").await;
 
+    // Alert channels and rules to change, test, list and delete, and a delivery to redeliver.
+    use faultline::server::alerts::manage;
+    let receiver = crate::receivers::Receiver::start(crate::receivers::Reply::new(200, "ok")).await;
+    let slack =
+        |name: &str| serde_json::from_value(json!({"kind": "slack", "name": name, "url": receiver.url})).unwrap();
+    let channel = manage::create_channel(&app.state, app.project, slack("contract")).await.unwrap().channel.id;
+    let doomed_channel = manage::create_channel(&app.state, app.project, slack("doomed")).await.unwrap().channel.id;
+    let rule = |name: &str| {
+        serde_json::from_value(json!({"name": name, "when": ["new_issue"], "channels": [channel]})).unwrap()
+    };
+    let rule_id = manage::create_rule(&app.state, app.project, rule("contract")).await.unwrap().id;
+    let doomed_rule = manage::create_rule(&app.state, app.project, rule("doomed")).await.unwrap().id;
+    manage::send_test(&app.state, app.project, channel, None).await.unwrap();
+    let mut conn = app.state.db.acquire().await.unwrap();
+    let delivery =
+        faultline::server::db::alerts::deliveries(&mut conn, app.project, channel, None, 1).await.unwrap()[0].id;
+    drop(conn);
+
     let mut problems = Vec::new();
     let mut checked = 0;
     // Deletes last, so every other operation still finds what it names.
@@ -114,7 +132,12 @@ async fn every_documented_operation_answers_as_documented(pool: PgPool) {
                 let target = if method == "delete" { &delete_id } else { &id };
                 path.replace("{id}", target)
             } else if path.starts_with("/api/projects/") {
-                path.replace("{id}", &project.to_string()).replace("{user_id}", &other_user.to_string())
+                let doomed = method == "delete";
+                path.replace("{id}", &project.to_string())
+                    .replace("{user_id}", &other_user.to_string())
+                    .replace("{cid}", &(if doomed { doomed_channel } else { channel }).to_string())
+                    .replace("{rid}", &(if doomed { doomed_rule } else { rule_id }).to_string())
+                    .replace("{did}", &delivery.to_string())
             } else if path.starts_with("/api/users/") {
                 path.replace("{id}", &other_user.to_string())
             } else if path.starts_with("/api/tokens/") {
@@ -131,6 +154,15 @@ async fn every_documented_operation_answers_as_documented(pool: PgPool) {
                 ("POST", "/api/users") => Some(json!({"email": "contract-invite@example.com", "role": "member"})),
                 ("PATCH", "/api/users/{id}") => Some(json!({"role": "member"})),
                 ("POST", "/api/tokens") => Some(json!({"name": "contract made", "scope": "read"})),
+                ("POST", "/api/projects/{id}/channels") => {
+                    Some(json!({"kind": "webhook", "name": "contract hook", "url": receiver.url}))
+                }
+                ("PATCH", "/api/projects/{id}/channels/{cid}") => Some(json!({"name": "contract renamed"})),
+                ("POST", "/api/projects/{id}/rules") => Some(
+                    json!({"name": "contract made", "when": ["regression", {"events": 5, "minutes": 10}], "channels": [channel]}),
+                ),
+                ("PATCH", "/api/projects/{id}/rules/{rid}") => Some(json!({"cooldown_minutes": 5, "release": null})),
+                ("PUT", "/api/projects/{id}/email-alerts") => Some(json!({"mode": "daily"})),
                 _ => None,
             };
             let key_works = op["security"].as_array().is_some_and(|s| s.iter().any(|s| s.get("ApiKey").is_some()));
@@ -171,6 +203,6 @@ async fn every_documented_operation_answers_as_documented(pool: PgPool) {
             }
         }
     }
-    assert!(checked >= 26, "checked {checked} operations");
+    assert!(checked >= 39, "checked {checked} operations");
     assert!(problems.is_empty(), "{problems:#?}");
 }
