@@ -632,3 +632,62 @@ async fn members_get_alert_emails_by_their_choice_with_a_working_unsubscribe_lin
     assert!(text.contains(&format!("/issues/{issue}")) && text.contains(&format!("/issues/{second}")), "{text}");
     assert!(text.contains("Payment timeout"));
 }
+
+#[sqlx::test]
+async fn a_server_killed_between_commit_and_delivery_delivers_after_restart_once(pool: PgPool) {
+    use crate::process::{ServerProcess, http};
+    let mut hook = Receiver::down(Reply::new(200, "")).await;
+    let prefix = format!("fltest:{}", uuid::Uuid::new_v4().simple());
+    let env = [("FAULTLINE_ALERTS_ALLOW_PRIVATE_TARGETS", "true"), ("FAULTLINE_REDIS_PREFIX", prefix.as_str())];
+    let mut first = ServerProcess::start(&pool, &env).await;
+    let project = ProjectId::new(first.project);
+    sqlx::query("DELETE FROM alert_rules WHERE project_id = $1").bind(project).execute(&pool).await.unwrap();
+    let fields = db::alerts::ChannelFields {
+        kind: faultline::model::ChannelKind::Webhook,
+        name: "hook",
+        url: Some(&hook.url),
+        to: &[],
+        token: None,
+        secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    };
+    let c = db::alerts::insert_channel(&pool, project, &fields).await.unwrap();
+    let input = serde_json::from_value(json!({"name": "new", "when": ["new_issue"], "channels": [c.id]})).unwrap();
+    let r = faultline::server::alerts::rules::build(input, faultline::server::alerts::rules::blank(project)).unwrap();
+    db::alerts::save_rule(&mut pool.acquire().await.unwrap(), &r, None).await.unwrap();
+
+    let body = br#"{"message": "right before the crash", "level": "error"}"#;
+    let (status, answer) =
+        http(&first.addr, "POST", &format!("/api/{}/store/", first.project), &[first.auth()], body).await;
+    assert_eq!(status, 200, "{answer}");
+    // The delivery was committed with the issue and tried once while the receiver was down.
+    let started = Instant::now();
+    let id: uuid::Uuid = loop {
+        let row: Option<(uuid::Uuid, i32)> =
+            sqlx::query_as("SELECT id, attempts FROM alert_deliveries WHERE channel_id = $1")
+                .bind(c.id)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        if let Some((id, attempts)) = row
+            && attempts >= 1
+        {
+            break id;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no delivery was written and tried");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    first.child.kill().await.unwrap();
+    hook.up().await;
+    let _second = ServerProcess::start(&pool, &env).await;
+    let seen = hook.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(seen.len(), 1, "delivered after the restart");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(hook.seen().len(), 1, "once");
+    assert_eq!(seen[0].header("webhook-id"), Some(format!("msg_{}", id.simple()).as_str()));
+    let status: String = sqlx::query_scalar("SELECT status FROM alert_deliveries WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "delivered");
+}
