@@ -55,12 +55,12 @@ pub async fn invite_user(email: String, role: InstanceRole) -> Result<String, Ap
     use crate::server::state;
     let st = state()?;
     let me = instance_admin()?;
-    let (user, url) = links::invite(&st, &email, role, me.user.user).await.map_err(|e| match e {
+    let (user, link) = links::invite(&st, &email, role, me.user.user).await.map_err(|e| match e {
         InviteError::Server(e) => AppError::from(e),
         other => AppError::Invalid(other.to_string()),
     })?;
     super::audit(&st, &me, "user_invite", None, &format!("user {user} ({}) as {role}", email.trim())).await;
-    Ok(url)
+    Ok(link.url)
 }
 
 /// Refuses an admin's change to their own account from the Users page (they would lock
@@ -110,9 +110,9 @@ pub async fn reset_link(user: UserId) -> Result<String, AppError> {
     let st = state()?;
     let me = instance_admin()?;
     db::users::find(&st.db, user).await.map_err(ServerError::from)?.ok_or(AppError::NotFound)?;
-    let url = links::issue(&st, user, Purpose::Reset, me.user.user).await?;
+    let link = links::issue(&st, user, Purpose::Reset, me.user.user).await?;
     super::audit(&st, &me, "password_reset_link", None, &format!("user {user}")).await;
-    Ok(url)
+    Ok(link.url)
 }
 
 /// Accepts an invitation: the invited user chooses a name and password and is signed in.

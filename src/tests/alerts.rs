@@ -691,3 +691,26 @@ async fn a_server_killed_between_commit_and_delivery_delivers_after_restart_once
         .unwrap();
     assert_eq!(status, "delivered");
 }
+
+#[sqlx::test]
+async fn invitations_and_password_resets_are_emailed_once_smtp_is_configured(pool: PgPool) {
+    let smtp = Smtp::start().await;
+    let url = smtp.url();
+    let app = TestApp::spawn_with(pool, |s| {
+        s.smtp_url = Some(faultline::server::config::Secret::new(url));
+        s.email_from = Some("alerts@example.com".into());
+    })
+    .await;
+    let (_, token) = owner(&app).await;
+    let a =
+        call(&app, Method::POST, "/api/users", &token, Some(json!({"email": "erin@example.com", "role": "member"})))
+            .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert_eq!(a.body["emailed"], true);
+    let link = a.body["invite_url"].as_str().unwrap().to_owned();
+    let mails = smtp.wait_for(1, WAIT).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].header("To").unwrap().contains("erin@example.com"));
+    assert_eq!(mails[0].header("Subject").as_deref(), Some("You are invited to faultline"));
+    assert!(mails[0].part("text/plain").unwrap().contains(&link), "the email carries the invitation link");
+}

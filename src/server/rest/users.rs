@@ -41,7 +41,8 @@ fn member() -> InstanceRole {
     InstanceRole::Member
 }
 
-/// `POST /api/users` `{"email", "role"}`: invites; `201 {"id", "invite_url"}` (single use, 7 days).
+/// `POST /api/users` `{"email", "role"}`: invites; `201 {"id", "invite_url", "emailed"}` (single
+/// use, 7 days; emailed to the user when email is configured).
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -50,13 +51,14 @@ pub async fn invite(
 ) -> Result<Response, ApiError> {
     let t = caller.instance_admin()?;
     let InviteBody { email, role } = json_body(&state, body).await?;
-    let (user, url) = links::invite(&state, &email, role, t.user.user).await.map_err(|e| match e {
+    let (user, link) = links::invite(&state, &email, role, t.user.user).await.map_err(|e| match e {
         InviteError::NotAnEmail => ApiError::invalid("email", "not an email address"),
         InviteError::Taken => ApiError::invalid("email", "this address has an account already"),
         InviteError::Server(e) => e.into(),
     })?;
     record(&state, t, "user_invite", None, &format!("user {user} ({}) as {role}", email.trim()), client).await;
-    Ok((StatusCode::CREATED, Json(json!({ "id": user, "invite_url": url }))).into_response())
+    let body = json!({ "id": user, "invite_url": link.url, "emailed": link.emailed });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 #[derive(serde::Deserialize)]
