@@ -6,6 +6,7 @@ use crate::ui::pages::issue::IssuePage;
 use crate::ui::pages::issues::IssuesPage;
 use crate::ui::pages::login::{InvitePage, LoginPage, ResetPage, SetupPage};
 use crate::ui::pages::projects::ProjectsPage;
+use crate::ui::pages::alerts::AlertsPage;
 use crate::ui::pages::settings::SettingsPage;
 use crate::ui::pages::users::UsersPage;
 use crate::ui::projects::{ProjectSwitcher, Projects};
@@ -77,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=IssuesPage />
                     <Route path=(StaticSegment("issues"), ParamSegment("id")) view=IssuePage />
                     <Route path=StaticSegment("settings") view=SettingsPage />
+                    <Route path=StaticSegment("alerts") view=AlertsPage />
                     <Route path=StaticSegment("projects") view=ProjectsPage />
                     <Route path=StaticSegment("account") view=AccountPage />
                     <Route path=StaticSegment("login") view=LoginPage />
@@ -109,6 +111,7 @@ fn SignedInMenu(user: crate::model::CurrentUser, projects: Vec<crate::model::Pro
         <nav aria-label="Main">
             <a href="/">"Issues"</a>
             <a href="/projects">"Projects"</a>
+            <a href="/alerts">"Alerts"</a>
             {(user.role == crate::model::InstanceRole::Admin).then(|| view! { <a href="/users">"Users"</a> <a href="/audit">"Audit log"</a> })}
             <a href="/account">"Account"</a>
         </nav>

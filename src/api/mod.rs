@@ -1,6 +1,7 @@
 //! Server functions: typed calls from the dashboard to the server (stubs in the browser build).
 
 pub mod account;
+pub mod alerts;
 pub mod issues;
 pub mod projects;
 pub mod triggers;

@@ -47,7 +47,7 @@ pub fn project_options(list: &[ProjectBrief]) -> Vec<(String, String)> {
 }
 
 /// The header's switcher: the project the URL shows (`?project=`), or All projects. Choosing
-/// one shows its issues, or its settings when on a settings page.
+/// one shows its issues, or the same page of it on its settings or alerts page.
 #[component]
 pub fn ProjectSwitcher(projects: Vec<ProjectBrief>) -> impl IntoView {
     let location = use_location();
@@ -55,11 +55,13 @@ pub fn ProjectSwitcher(projects: Vec<ProjectBrief>) -> impl IntoView {
     let navigate = use_navigate();
     let on_change = move |ev: leptos::ev::Event| {
         let slug = event_target_value(&ev);
-        let on_settings = location.pathname.get_untracked() == "/settings";
-        let to = match (slug.is_empty(), on_settings) {
+        // A project's own page (settings, alerts) stays that page of the chosen project.
+        let path = location.pathname.get_untracked();
+        let own_page = matches!(path.as_str(), "/settings" | "/alerts");
+        let to = match (slug.is_empty(), own_page) {
             (true, true) => "/projects".to_owned(),
             (true, false) => "/".to_owned(),
-            (false, true) => format!("/settings?project={slug}"),
+            (false, true) => format!("{path}?project={slug}"),
             (false, false) => format!("/?project={slug}"),
         };
         navigate(&to, Default::default());

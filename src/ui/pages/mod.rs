@@ -1,6 +1,7 @@
 //! One component per route.
 
 pub mod account;
+pub mod alerts;
 pub mod audit;
 pub mod issue;
 pub mod issues;

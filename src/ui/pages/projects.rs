@@ -65,7 +65,8 @@ pub fn ProjectsPage() -> impl IntoView {
                                             <td><a href=format!("/?project={}", p.slug)>{p.name.clone()}</a></td>
                                             <td><code>{p.slug.clone()}</code></td>
                                             <td>{p.role.as_str()}</td>
-                                            <td><a href=format!("/settings?project={}", p.slug) aria-label=format!("Settings of {}", p.name)>"Settings"</a></td>
+                                            <td><a href=format!("/settings?project={}", p.slug) aria-label=format!("Settings of {}", p.name)>"Settings"</a>
+                                                " · " <a href=format!("/alerts?project={}", p.slug) aria-label=format!("Alerts of {}", p.name)>"Alerts"</a></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

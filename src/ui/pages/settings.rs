@@ -86,7 +86,7 @@ struct SettingsActions {
 }
 
 /// A failed call's message.
-fn failure<T: Clone + Send + Sync + 'static, I: Send + Sync + 'static>(
+pub(crate) fn failure<T: Clone + Send + Sync + 'static, I: Send + Sync + 'static>(
     action: Action<I, Result<T, AppError>>,
     what: &'static str,
 ) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
