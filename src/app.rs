@@ -1,12 +1,12 @@
 //! The HTML document (`shell`) and the routed dashboard (`App`).
 
 use crate::ui::pages::account::AccountPage;
+use crate::ui::pages::alerts::AlertsPage;
 use crate::ui::pages::audit::AuditLogPage;
 use crate::ui::pages::issue::IssuePage;
 use crate::ui::pages::issues::IssuesPage;
 use crate::ui::pages::login::{InvitePage, LoginPage, ResetPage, SetupPage};
 use crate::ui::pages::projects::ProjectsPage;
-use crate::ui::pages::alerts::AlertsPage;
 use crate::ui::pages::settings::SettingsPage;
 use crate::ui::pages::users::UsersPage;
 use crate::ui::projects::{ProjectSwitcher, Projects};

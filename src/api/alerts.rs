@@ -31,7 +31,7 @@ pub async fn get_alert_settings(project: Option<String>) -> Result<AlertSettings
     let id = grant.project.id;
     let can_manage = grant.role.allows(ProjectRole::Admin);
     let (channels, rules) = if can_manage {
-        let channels = db::alerts::channels(&st.db, id).await.map_err(ServerError::from)?;
+        let channels = crate::server::alerts::manage::channels(&st, id).await?;
         (channels, db::alerts::rules(&st.db, &[id]).await.map_err(ServerError::from)?)
     } else {
         (Vec::new(), Vec::new())

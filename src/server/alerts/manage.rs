@@ -67,6 +67,20 @@ fn clean_url(state: &AppState, kind: ChannelKind, url: &str) -> Result<String, M
     Ok(parsed.to_string())
 }
 
+/// A project's channels as shown: an email channel cannot deliver while email is not configured,
+/// and says so (its alerts are not written meanwhile).
+pub async fn channels(state: &AppState, project: ProjectId) -> Result<Vec<Channel>, ServerError> {
+    let mut list = db::channels(&state.db, project).await?;
+    if !state.alerts.email_configured() {
+        for c in list.iter_mut().filter(|c| c.kind == ChannelKind::Email) {
+            c.status = crate::model::ChannelStatus::Broken;
+            c.last_error =
+                Some("email is not configured on this server (FAULTLINE_SMTP_URL, FAULTLINE_EMAIL_FROM)".into());
+        }
+    }
+    Ok(list)
+}
+
 /// Makes a channel; a webhook gets its signing secret (in the answer only this once).
 pub async fn create_channel(
     state: &AppState,

@@ -65,8 +65,13 @@ pub struct BatchIssue<'a> {
 }
 
 /// Runs the rules of the batch's projects over its issues and writes what they call for into
-/// the outbox (in the batch's transaction). Answers how many deliveries were written.
-pub async fn evaluate(db: &mut sqlx::PgConnection, issues: &BTreeMap<IssueId, BatchIssue<'_>>) -> sqlx::Result<u64> {
+/// the outbox (in the batch's transaction; email channels only when `email` can be sent).
+/// Answers how many deliveries were written.
+pub async fn evaluate(
+    db: &mut sqlx::PgConnection,
+    issues: &BTreeMap<IssueId, BatchIssue<'_>>,
+    email: bool,
+) -> sqlx::Result<u64> {
     if issues.is_empty() {
         return Ok(0);
     }
@@ -129,7 +134,7 @@ pub async fn evaluate(db: &mut sqlx::PgConnection, issues: &BTreeMap<IssueId, Ba
             }
         }
     }
-    alerts::enqueue(db, &fired).await
+    alerts::enqueue(db, &fired, email).await
 }
 
 /// Whether a rule fires on this change of an issue.

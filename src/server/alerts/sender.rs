@@ -77,7 +77,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 /// Follow-ups of ended cooldowns, digests due, old counts.
 pub async fn chores(state: &AppState) -> Result<(), ServerError> {
     let mut tx = state.db.begin().await?;
-    let written = db::follow_ups(&mut tx).await?;
+    let written = db::follow_ups(&mut tx, state.alerts.email_configured()).await?;
     tx.commit().await?;
     let digests = super::digest::send_due(state).await?;
     db::prune_counts(&state.db).await?;

@@ -336,7 +336,7 @@ pub async fn add_counts(db: &mut PgConnection, counts: &[(i64, IssueId, i32, i32
 /// members one per member who wants every alert, and a digest item for those who want
 /// digests) and starts a cooldown; one within its cooldown is held for the follow-up. Answers
 /// how many deliveries were written.
-pub async fn enqueue(db: &mut PgConnection, fired: &[Fired]) -> sqlx::Result<u64> {
+pub async fn enqueue(db: &mut PgConnection, fired: &[Fired], email: bool) -> sqlx::Result<u64> {
     if fired.is_empty() {
         return Ok(0);
     }
@@ -396,7 +396,7 @@ pub async fn enqueue(db: &mut PgConnection, fired: &[Fired]) -> sqlx::Result<u64
     let issues: Vec<i64> = send.iter().map(|f| f.issue_id.get()).collect();
     let triggers: Vec<&str> = send.iter().map(|f| f.trigger.as_str()).collect();
     let details: Vec<&serde_json::Value> = send.iter().map(|f| &f.detail).collect();
-    outbox(db, &rules, &issues, &triggers, &details).await
+    outbox(db, &rules, &issues, &triggers, &details, email).await
 }
 
 /// What a follow-up says about one held trigger.
@@ -417,6 +417,7 @@ async fn outbox(
     issues: &[i64],
     triggers: &[&str],
     details: &[&serde_json::Value],
+    email: bool,
 ) -> sqlx::Result<u64> {
     const FIRED: &str =
         "UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::jsonb[]) AS f(rule_id, issue_id, trig, detail)
@@ -429,19 +430,20 @@ async fn outbox(
          UNION ALL
          SELECT c.project_id, c.id, f.rule_id, f.issue_id, a.addr, f.trig, f.detail FROM {FIRED}
          CROSS JOIN LATERAL unnest(c.recipients) AS a(addr)
-         WHERE c.kind = 'email'
+         WHERE c.kind = 'email' AND $5
          UNION ALL
          SELECT c.project_id, c.id, f.rule_id, f.issue_id, u.email, f.trig, f.detail FROM {FIRED}
          JOIN project_members m ON m.project_id = c.project_id
          JOIN users u ON u.id = m.user_id AND u.active
          LEFT JOIN alert_email_prefs p ON p.user_id = u.id AND p.project_id = c.project_id
-         WHERE c.kind = 'email' AND cardinality(c.recipients) = 0 AND COALESCE(p.mode, 'every') = 'every'"
+         WHERE c.kind = 'email' AND $5 AND cardinality(c.recipients) = 0 AND COALESCE(p.mode, 'every') = 'every'"
     );
     let written = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(rules)
         .bind(issues)
         .bind(triggers)
         .bind(details)
+        .bind(email)
         .execute(&mut *db)
         .await?
         .rows_affected();
@@ -451,13 +453,14 @@ async fn outbox(
          JOIN project_members m ON m.project_id = c.project_id
          JOIN users u ON u.id = m.user_id AND u.active
          JOIN alert_email_prefs p ON p.user_id = u.id AND p.project_id = c.project_id AND p.mode IN ('hourly', 'daily')
-         WHERE c.kind = 'email' AND cardinality(c.recipients) = 0"
+         WHERE c.kind = 'email' AND $5 AND cardinality(c.recipients) = 0"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(rules)
         .bind(issues)
         .bind(triggers)
         .bind(details)
+        .bind(email)
         .execute(&mut *db)
         .await?;
     Ok(written)
@@ -466,7 +469,7 @@ async fn outbox(
 /// Sends the follow-ups of cooldowns that ended with something held: one message per rule and
 /// issue saying what was held and how many events came since, which starts a new cooldown.
 /// Answers how many deliveries were written.
-pub async fn follow_ups(db: &mut PgConnection) -> sqlx::Result<u64> {
+pub async fn follow_ups(db: &mut PgConnection, email: bool) -> sqlx::Result<u64> {
     let due: Vec<(i64, i64, serde_json::Value)> = sqlx::query_as(
         "WITH due AS (
              SELECT c.rule_id, c.issue_id FROM alert_cooldowns c
@@ -491,7 +494,7 @@ pub async fn follow_ups(db: &mut PgConnection) -> sqlx::Result<u64> {
     let issues: Vec<i64> = due.iter().map(|d| d.1).collect();
     let triggers: Vec<&str> = due.iter().map(|_| Trigger::Followup.as_str()).collect();
     let details: Vec<&serde_json::Value> = due.iter().map(|d| &d.2).collect();
-    outbox(db, &rules, &issues, &triggers, &details).await
+    outbox(db, &rules, &issues, &triggers, &details, email).await
 }
 
 /// Forgets volume counts older than any window (a day).

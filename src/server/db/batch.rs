@@ -45,8 +45,9 @@ pub struct StoredBatch {
 
 /// Stores `errors` in one transaction: creates missing issues, inserts errors that are not stored
 /// yet (by id or by project + event_id), then adds the new ones to their issues' counts and
-/// times, reopening resolved issues. Safe to run again with the same errors.
-pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch> {
+/// times, reopening resolved issues, and writes the alerts the projects' rules call for (email
+/// ones only when `email` can be sent). Safe to run again with the same errors.
+pub async fn store(db: &PgPool, errors: &[NewError], email: bool) -> sqlx::Result<StoredBatch> {
     if errors.is_empty() {
         return Ok(StoredBatch::default());
     }
@@ -240,7 +241,7 @@ pub async fn store(db: &PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch
                 slot.events.push(e);
             }
         }
-        alerts = crate::server::alerts::rules::evaluate(&mut tx, &changed).await?;
+        alerts = crate::server::alerts::rules::evaluate(&mut tx, &changed, email).await?;
     }
     tx.commit().await?;
     Ok(StoredBatch { inserted: inserted.into_iter().map(|(p, i, e, _)| (p, i, e)).collect(), new_issues, alerts })

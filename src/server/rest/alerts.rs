@@ -45,7 +45,7 @@ pub async fn channels(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let project = admin(&state, &caller, &id).await?;
-    Ok(Json(serde_json::json!({ "channels": db::channels(&state.db, project).await? })))
+    Ok(Json(serde_json::json!({ "channels": manage::channels(&state, project).await? })))
 }
 
 /// `POST /api/projects/{id}/channels`: `201` with the channel (a webhook's `secret` this once).

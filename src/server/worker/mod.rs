@@ -306,7 +306,7 @@ pub async fn process_batch(state: &AppState, deliveries: &[Delivery]) -> Result<
             }
         }
     }
-    let stored = match store_retrying(&state.db, &errors).await {
+    let stored = match store_retrying(&state.db, &errors, state.alerts.email_configured()).await {
         Ok(stored) => stored,
         Err(e) if super::error::db_unavailable(&e) => return Err(e.into()),
         Err(e) => {
@@ -337,10 +337,10 @@ pub async fn process_batch(state: &AppState, deliveries: &[Delivery]) -> Result<
 
 /// Stores a batch, at once again (three tries in all) when PostgreSQL aborted it in a conflict with
 /// another transaction; otherwise the entries would wait for the reclaim.
-async fn store_retrying(db: &sqlx::PgPool, errors: &[NewError]) -> sqlx::Result<StoredBatch> {
+async fn store_retrying(db: &sqlx::PgPool, errors: &[NewError], email: bool) -> sqlx::Result<StoredBatch> {
     let mut tries = 1;
     loop {
-        match batch::store(db, errors).await {
+        match batch::store(db, errors, email).await {
             Err(e) if tries < 3 && super::error::is_conflict(&e) => {
                 tracing::warn!(error = %e, "batch aborted in a conflict; storing it again");
                 tries += 1;
@@ -355,7 +355,7 @@ async fn store_retrying(db: &sqlx::PgPool, errors: &[NewError]) -> sqlx::Result<
 async fn store_one_by_one(state: &AppState, errors: &[NewError], raws: &[&[u8]]) -> Result<StoredBatch, ServerError> {
     let mut all = StoredBatch::default();
     for (e, raw) in errors.iter().zip(raws) {
-        match batch::store(&state.db, std::slice::from_ref(e)).await {
+        match batch::store(&state.db, std::slice::from_ref(e), state.alerts.email_configured()).await {
             Ok(one) => {
                 all.inserted.extend(one.inserted);
                 all.new_issues.extend(one.new_issues);

@@ -80,7 +80,8 @@ fn AlertsView(settings: AlertSettings, actions: AlertActions) -> impl IntoView {
         (EmailMode::None, "No email"),
     ];
     let current = settings.email_mode;
-    let broken: Vec<Channel> = settings.channels.iter().filter(|c| c.status == ChannelStatus::Broken).cloned().collect();
+    let broken: Vec<Channel> =
+        settings.channels.iter().filter(|c| c.status == ChannelStatus::Broken).cloned().collect();
     view! {
         <h1>"Alerts"</h1>
         {broken.into_iter().map(|c| view! {
@@ -133,7 +134,8 @@ fn ChannelsPanel(project: ProjectId, channels: Vec<Channel>, actions: AlertActio
     let to = RwSignal::new(String::new());
     let token = RwSignal::new(String::new());
     let secret = move || {
-        let made = create_channel.value().get().and_then(Result::ok).or_else(|| rotate.value().get().and_then(Result::ok));
+        let made =
+            create_channel.value().get().and_then(Result::ok).or_else(|| rotate.value().get().and_then(Result::ok));
         made.and_then(|m| m.secret.map(|s| (m.channel.name, s))).map(|(name, s)| view! {
             <div class="new-key" role="status">
                 <p><strong>{format!("Signing secret of “{name}” — copy it now, it will not be shown again:")}</strong></p>
@@ -141,7 +143,10 @@ fn ChannelsPanel(project: ProjectId, channels: Vec<Channel>, actions: AlertActio
             </div>
         })
     };
-    let kinds = ChannelKind::ALL.iter().map(|k| view! { <option value=k.as_str() selected=*k == ChannelKind::Webhook>{k.label()}</option> }).collect_view();
+    let kinds = ChannelKind::ALL
+        .iter()
+        .map(|k| view! { <option value=k.as_str() selected=*k == ChannelKind::Webhook>{k.label()}</option> })
+        .collect_view();
     view! {
         <section class="panel" id="channels">
             <h2>"Channels"</h2>
@@ -205,7 +210,9 @@ fn ChannelRow(project: ProjectId, channel: Channel, actions: AlertActions) -> im
     let show_log = RwSignal::new(false);
     let status = channel.status;
     let status_text = match (&channel.last_error, status) {
-        (Some(e), ChannelStatus::Failing | ChannelStatus::Broken) => format!("{status}: {}", e.chars().take(160).collect::<String>()),
+        (Some(e), ChannelStatus::Failing | ChannelStatus::Broken) => {
+            format!("{status}: {}", e.chars().take(160).collect::<String>())
+        }
         _ => status.as_str().to_owned(),
     };
     let is_webhook = channel.kind == ChannelKind::Webhook;
@@ -392,7 +399,9 @@ fn RulesPanel(project: ProjectId, rules: Vec<Rule>, channels: Vec<Channel>, acti
             name: Some(name.get_untracked()),
             when: Some(when),
             min_level: Some(level.get_untracked().parse::<Level>().ok()),
-            environments: Some(envs.get_untracked().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()),
+            environments: Some(
+                envs.get_untracked().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            ),
             release: Some(Some(release.get_untracked().trim().to_owned()).filter(|r| !r.is_empty())),
             tags: Some(tags),
             channels: Some(chosen.get_untracked()),
@@ -400,8 +409,10 @@ fn RulesPanel(project: ProjectId, rules: Vec<Rule>, channels: Vec<Channel>, acti
         };
         create_rule.dispatch((project, input));
     };
-    let check = |label: &'static str, id: &'static str, s: RwSignal<bool>| view! {
-        <label class="check" for=id><input type="checkbox" id=id prop:checked=move || s.get() on:change=move |ev| s.set(event_target_checked(&ev)) />{label}</label>
+    let check = |label: &'static str, id: &'static str, s: RwSignal<bool>| {
+        view! {
+            <label class="check" for=id><input type="checkbox" id=id prop:checked=move || s.get() on:change=move |ev| s.set(event_target_checked(&ev)) />{label}</label>
+        }
     };
     view! {
         <section class="panel" id="rules">
