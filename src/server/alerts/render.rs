@@ -343,7 +343,7 @@ pub fn ntfy(m: &Message, topic: &str) -> Value {
 /// Splits an ntfy topic URL (`https://ntfy.sh/alerts`) into the server's root and the topic.
 pub fn ntfy_target(url: &str) -> Option<(String, String)> {
     let mut parsed = reqwest::Url::parse(url).ok()?;
-    let topic = parsed.path_segments()?.filter(|s| !s.is_empty()).next_back()?.to_owned();
+    let topic = parsed.path_segments()?.rfind(|s| !s.is_empty())?.to_owned();
     let path = parsed.path().trim_end_matches('/').to_owned();
     let root = path.strip_suffix(topic.as_str())?.to_owned();
     parsed.set_path(&root);
