@@ -9,8 +9,10 @@
 # FAULTLINE_BENCH_SECONDS (default 60) sets each load phase's length (the overload phase's:
 # FAULTLINE_BENCH_OVERLOAD_SECONDS, default 300); FAULTLINE_BENCH_SOAK_SECONDS
 # (default 0: skipped) adds a memory soak at FAULTLINE_BENCH_SOAK_RATE events/s (default 2000);
-# FAULTLINE_BENCH_PHASES (e.g. small,reads) runs only the phases named: small, medium, latency,
-# visible, reads, signin, overload, ceiling, faults (the fault phase: PostgreSQL cut, Redis restarted).
+# FAULTLINE_BENCH_PHASES (e.g. small,reads) runs only the phases named: small, medium, alerts,
+# latency, visible, reads, signin, overload, ceiling, faults (the fault phase: PostgreSQL cut,
+# Redis restarted). Ten alert rules to a local webhook are on the project through the load
+# phases (FAULTLINE_BENCH_ALERT_RULES=0: none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/isolated-server.sh
@@ -35,6 +37,8 @@ name=bench
 [ "$instances" -gt 1 ] && name=bench_scale
 # The account the sign-in phase signs in with.
 export FAULTLINE_ADMIN_EMAIL=bench@example.com FAULTLINE_ADMIN_PASSWORD="bench admin password"
+# The token the bench sets up its alert rules with; their webhook receiver is on loopback.
+export FAULTLINE_ADMIN_TOKEN=bench-admin-token-0123456789abcdef FAULTLINE_ALERTS_ALLOW_PRIVATE_TARGETS=true
 RUST_LOG=warn start_isolated_server "$name" release "${FAULTLINE_BENCH_PORT:-3400}" "$instances"
 sleep 2 # let the server settle before the idle memory reading
 

@@ -3,7 +3,8 @@
 //! as JSON) what it measured: accepted and processed events per second with the CPU each part
 //! used, ingest latency at a fixed rate, time until an event is visible in the REST API, list
 //! read latency over a seeded project of a million errors, sign-in latency under concurrent
-//! attempts and ingest beside it, overload (twice the connections, with
+//! attempts and ingest beside it, the time from an event to its alert at a local webhook (with
+//! ten alert rules on the project through the load phases), overload (twice the connections, with
 //! compression bombs and garbage: answers, memory, health, stored and lost, recovery), server
 //! memory (optionally over a long soak), and the generator's own ceiling against a trivial sink. Given several servers it
 //! instead spreads the load over them, SIGKILLs one mid-run and checks every accepted event is
@@ -14,6 +15,7 @@
 //!        bench --faults-server BIN --database-url URL --redis-url URL [--out file.json]
 //!              (the fault phase: starts BIN itself behind fault proxies; see `faults`)
 
+mod alerts;
 mod events;
 mod faults;
 mod http;
@@ -217,6 +219,23 @@ async fn main() {
         });
     }
 
+    // Ten alert rules (FAULTLINE_BENCH_ALERT_RULES=0: none) on the project through the load
+    // phases, all to a local webhook receiver: their evaluation is part of what is measured.
+    let arrivals = alerts::Arrivals::default();
+    let want_rules = std::env::var("FAULTLINE_BENCH_ALERT_RULES").map_or(true, |v| v != "0");
+    let mut rules = 0;
+    if let (true, Ok(token)) = (want_rules, std::env::var("FAULTLINE_ADMIN_TOKEN")) {
+        match alerts::receiver(&arrivals).await {
+            Ok(hook) => match alerts::add_rules(&addr, &token, project, &hook).await {
+                Ok(n) => rules = n,
+                Err(e) => eprintln!("bench: could not add alert rules: {e}"),
+            },
+            Err(e) => eprintln!("bench: could not start the webhook receiver: {e}"),
+        }
+    }
+    report.row("alert rules on the project (plus its default email rule)", rules.to_string());
+    report.json.insert("alert_rules".into(), json!(rules));
+
     let mut stored_before = stored_total(&addr).await;
     for (name, size, reqs) in [("small", SMALL, small.clone()), ("medium", MEDIUM, medium.clone())] {
         if !args.wants(name) {
@@ -258,6 +277,13 @@ async fn main() {
         stored_before = stored_after;
     }
 
+    report.row(
+        "alerts delivered to the receiver during the load phases",
+        arrivals.count.load(Ordering::Relaxed).to_string(),
+    );
+    if args.wants("alerts") && rules > 0 {
+        alerts::latency(&addr, &arrivals, &mut report).await;
+    }
     if args.wants("latency") {
         latency(&addr, &small, &mut report).await;
     }
