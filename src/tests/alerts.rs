@@ -5,7 +5,7 @@
 //! permanent refusal breaks the channel and tells the admins; the delivery log, redelivery and
 //! test messages; email with per-member preferences, digests and unsubscribe.
 
-use crate::helpers::{ADMIN_EMAIL, Answer, KEY, TestApp};
+use crate::helpers::{ADMIN_EMAIL, KEY, TestApp, bearer_call as call};
 use crate::receivers::{Receiver, Reply, Smtp};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -18,15 +18,6 @@ use sqlx::PgPool;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-async fn call(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
-    let mut req = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {token}"));
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    app.send(req.body(body).unwrap()).await
-}
 
 /// An instance admin who is also an admin member of the default project, and their admin token.
 async fn owner(app: &TestApp) -> (UserId, String) {

@@ -294,6 +294,16 @@ impl Drop for TestApp {
     }
 }
 
+/// A REST call with a personal API token (`Authorization: Bearer`) and an optional JSON body.
+pub async fn bearer_call(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
+    let mut req = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {token}"));
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    app.send(req.body(body).expect("request")).await
+}
+
 /// The `name=value` of the session cookie an answer sets (`None` when it sets none or clears it).
 pub fn session_cookie(a: &Answer) -> Option<String> {
     a.headers

@@ -3,23 +3,13 @@
 //! deactivated; a key or token never reaches another project's data; the management routes
 //! (projects, members, users, tokens, audit) and `FAULTLINE_ADMIN_TOKEN`.
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Answer, KEY, TestApp};
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, KEY, TestApp, bearer_call as call};
+use axum::http::{Method, StatusCode};
 use faultline::model::{InstanceRole, ProjectRole, TokenScope, UserId};
 use faultline::server::accounts::tokens;
 use faultline::server::db;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
-
-async fn call(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
-    let mut req = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {token}"));
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    app.send(req.body(body).unwrap()).await
-}
 
 async fn token(app: &TestApp, user: UserId, scope: TokenScope) -> String {
     tokens::create(&app.state, user, "test", scope, None).await.unwrap().token
