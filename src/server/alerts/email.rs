@@ -43,10 +43,9 @@ impl Mailer {
         };
         let mut builder = builder.timeout(Some(Duration::from_secs(10)));
         if !parsed.username().is_empty() {
-            let decode = |s: &str| percent_decode(s);
             builder = builder.credentials(Credentials::new(
-                decode(parsed.username()),
-                decode(parsed.password().unwrap_or_default()),
+                percent_decode(parsed.username()),
+                percent_decode(parsed.password().unwrap_or_default()),
             ));
         }
         let from: Mailbox = from.parse().map_err(|e| format!("FAULTLINE_EMAIL_FROM is not an address: {e}"))?;

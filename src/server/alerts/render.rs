@@ -2,13 +2,12 @@
 //! ntfy message, the generic webhook body, an email. Whatever the event holds, the result fits
 //! the receiver's limits, shows markup characters as text, and links to the issue's page.
 
-use crate::model::{ChannelKind, Trigger};
+use crate::model::Trigger;
 use crate::server::db::alerts::Taken;
 use serde_json::{Value, json};
 
 /// The parts of an alert every receiver shows.
 pub struct Message {
-    pub kind: ChannelKind,
     pub trigger: Trigger,
     pub project: String,
     /// The issue's title, or what a message without an issue is about.
@@ -134,7 +133,6 @@ fn summary(trigger: Trigger, detail: &Value, channel_name: &str) -> String {
 
 /// Gathers what a delivery's message says.
 pub fn message(t: &Taken, public_url: &str) -> Message {
-    let kind = t.kind.parse().unwrap_or(ChannelKind::Webhook);
     let trigger = t.trig.parse().unwrap_or(Trigger::Test);
     let base = public_url.trim_end_matches('/');
     let url = match t.issue_id {
@@ -193,7 +191,6 @@ pub fn message(t: &Taken, public_url: &str) -> Message {
         "url": url,
     });
     Message {
-        kind,
         trigger,
         project: t.project_name.clone(),
         culprit: one_line(t.culprit.as_deref().unwrap_or_default()),
@@ -408,7 +405,6 @@ mod tests {
     fn hostile() -> Message {
         let title = format!("<script>alert(1)</script> **@everyone** 🔥{}", "é🙂x".repeat(3500));
         Message {
-            kind: ChannelKind::Slack,
             trigger: Trigger::Regression,
             project: "shop <&>".into(),
             title: one_line(&title),
