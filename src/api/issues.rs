@@ -52,7 +52,8 @@ pub async fn get_stats(query: String) -> Result<Stats, AppError> {
         if ids.is_empty() {
             return Ok(Stats::default());
         }
-        db::stats::filtered(&st.db, scope_of(&ids), &q.filter(chrono::Utc::now())).await
+        let now = chrono::Utc::now();
+        db::stats::filtered(&st.db, scope_of(&ids), &q.filter(now), now).await
     });
     Ok(stats.await.map_err(ServerError::from)?)
 }

@@ -11,6 +11,7 @@ mod project;
 mod query;
 mod settings;
 mod stats;
+mod storage;
 mod user;
 
 pub use alert::{
@@ -27,6 +28,7 @@ pub use project::{Member, Project, ProjectBrief, ProjectList, SLUG_MAX, dsn, slu
 pub use query::{IssueQuery, PER_PAGE, Period, encode_query_value, query_pairs};
 pub use settings::{ApiKeyInfo, NewApiKey, ProjectSettings};
 pub use stats::{ByLevel, BySource, IssueCounts, Stats};
+pub use storage::{ProjectStorage, Removal, RemovalReason, StorageReport, format_bytes};
 pub use user::{
     Account, ApiTokenInfo, AuditEntry, AuditPage, CurrentUser, InstanceRole, NewApiToken, ProjectRole, SessionInfo,
     TokenScope, UserId, safe_next,

@@ -84,6 +84,67 @@ pub struct Settings {
     /// `FAULTLINE_ALERTS_ALLOW_PRIVATE_TARGETS`, default `false`: let alert channels post to
     /// private and loopback addresses (a receiver on the same network).
     pub alerts_allow_private: bool,
+    /// Errors older than this many days are removed (`FAULTLINE_RETENTION_DAYS`; a project's own
+    /// setting overrides it).
+    pub retention_days: u32,
+    /// A budget for the database's size (`FAULTLINE_MAX_STORAGE`, e.g. `20GB`); the oldest days go
+    /// first while it is exceeded.
+    pub max_storage: Option<ByteSize>,
+    /// Stored events kept per issue, the oldest going first (`FAULTLINE_MAX_EVENTS_PER_ISSUE`;
+    /// 0: no limit).
+    pub max_events_per_issue: i64,
+    /// Resolved issues without stored errors and unseen this many days are removed
+    /// (`FAULTLINE_RESOLVED_ISSUE_DAYS`; off by default).
+    pub resolved_issue_days: Option<u32>,
+    /// Under this much free space on the database's disk (where faultline can see it), ingest
+    /// refuses events (`FAULTLINE_MIN_FREE_DISK`).
+    pub min_free_disk: ByteSize,
+    /// How often retention and the budget run (`FAULTLINE_RETENTION_INTERVAL_SECS`).
+    pub retention_interval: Duration,
+}
+
+/// A number of bytes, written as `20GB`, `512MiB`, `1500000` (k, M, G, T as powers of 1000; Ki,
+/// Mi, Gi, Ti of 1024).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let number: f64 = number.parse().map_err(|_| format!("{s:?} does not start with a number"))?;
+        let unit = unit.trim().trim_end_matches(['B', 'b']);
+        let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+            "" => 1,
+            "k" => 1_000,
+            "m" => 1_000_000,
+            "g" => 1_000_000_000,
+            "t" => 1_000_000_000_000,
+            "ki" => 1 << 10,
+            "mi" => 1 << 20,
+            "gi" => 1 << 30,
+            "ti" => 1 << 40,
+            _ => return Err(format!("{unit:?} is not a unit (use B, kB, MB, GB, TB, KiB, MiB, GiB or TiB)")),
+        };
+        if !number.is_finite() || number < 0.0 {
+            return Err(format!("{s:?} is not a size"));
+        }
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a size, checked finite and positive"
+        )]
+        #[expect(clippy::cast_precision_loss, reason = "sizes are far below 2^52 bytes")]
+        Ok(ByteSize((number * factor as f64) as u64))
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::model::format_bytes(self.0).fmt(f)
+    }
 }
 
 /// The development default of `FAULTLINE_API_KEY`.
@@ -156,6 +217,17 @@ impl Settings {
             smtp_url: var("FAULTLINE_SMTP_URL").map(Secret),
             email_from: var("FAULTLINE_EMAIL_FROM"),
             alerts_allow_private: parsed("FAULTLINE_ALERTS_ALLOW_PRIVATE_TARGETS", false)?,
+            retention_days: parsed::<u32>("FAULTLINE_RETENTION_DAYS", 90)?.clamp(1, 36_500),
+            max_storage: var("FAULTLINE_MAX_STORAGE")
+                .map(|v| v.parse().map_err(|message| ConfigError { name: "FAULTLINE_MAX_STORAGE", message }))
+                .transpose()?,
+            max_events_per_issue: parsed::<i64>("FAULTLINE_MAX_EVENTS_PER_ISSUE", 10_000)?.max(0),
+            resolved_issue_days: var("FAULTLINE_RESOLVED_ISSUE_DAYS")
+                .map(|_| parsed::<u32>("FAULTLINE_RESOLVED_ISSUE_DAYS", 0))
+                .transpose()?
+                .filter(|d| *d > 0),
+            min_free_disk: parsed("FAULTLINE_MIN_FREE_DISK", ByteSize(1 << 30))?,
+            retention_interval: Duration::from_secs(parsed::<u64>("FAULTLINE_RETENTION_INTERVAL_SECS", 300)?.max(1)),
         })
     }
 
@@ -193,6 +265,12 @@ impl Settings {
             smtp_url: None,
             email_from: None,
             alerts_allow_private: true,
+            retention_days: 90,
+            max_storage: None,
+            max_events_per_issue: 10_000,
+            resolved_issue_days: None,
+            min_free_disk: ByteSize(0),
+            retention_interval: Duration::from_secs(300),
         }
     }
 }
@@ -246,5 +324,16 @@ mod tests {
         }
         assert!(printed.contains("[redacted]"));
         assert!(!s.uses_dev_api_key());
+    }
+
+    #[test]
+    fn sizes_read_in_decimal_and_binary_units() {
+        let size = |s: &str| s.parse::<ByteSize>().map(|b| b.0);
+        assert_eq!(size("20GB"), Ok(20_000_000_000));
+        assert_eq!(size("512 MiB"), Ok(512 << 20));
+        assert_eq!(size("1.5G"), Ok(1_500_000_000));
+        assert_eq!(size("1500000"), Ok(1_500_000));
+        assert!(size("twenty").is_err());
+        assert!(size("20 parsecs").is_err());
     }
 }

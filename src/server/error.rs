@@ -21,6 +21,9 @@ pub enum ServerError {
     /// Redis cannot take entries and the spool holds `FAULTLINE_SPOOL_MAX_BYTES` already.
     #[error("redis is unreachable and the spool is full")]
     SpoolFull,
+    /// The database cannot take more (see `retention::check`).
+    #[error("the database cannot take more: {0}")]
+    StorageFull(String),
     #[error("spool: {0}")]
     Spool(std::io::Error),
     #[error("{0}")]
@@ -34,7 +37,11 @@ impl ServerError {
             ServerError::Db(e) => db_unavailable(e),
             ServerError::Redis(e) => e.is_io_error() || e.is_connection_dropped() || e.is_timeout(),
             ServerError::RedisPool(_) | ServerError::Spool(_) => true,
-            ServerError::Encode(_) | ServerError::Other(_) | ServerError::QueueFull | ServerError::SpoolFull => false,
+            ServerError::Encode(_)
+            | ServerError::Other(_)
+            | ServerError::QueueFull
+            | ServerError::SpoolFull
+            | ServerError::StorageFull(_) => false,
         }
     }
 }

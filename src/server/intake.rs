@@ -5,10 +5,13 @@ use super::error::ServerError;
 use super::queue::QueuedEntry;
 use super::state::AppState;
 
-/// Whether an entry may be accepted now: `QueueFull` past the queue's bounds, `SpoolFull` when
-/// it would go to a full spool. Cheap (the queue's load is read at most every 500 ms); ingest
+/// Whether an entry may be accepted now: `StorageFull` while the database cannot take more,
+/// `QueueFull` past the queue's bounds, `SpoolFull` when it would go to a full spool. Cheap (the queue's load is read at most every 500 ms); ingest
 /// asks before it reads a body, so what cannot be kept costs little.
 pub async fn check_room(state: &AppState) -> Result<(), ServerError> {
+    if let Some(why) = state.storage.refusing() {
+        return Err(ServerError::StorageFull(why));
+    }
     let settings = &state.settings;
     match &state.spool {
         Some(spool) if !spool.is_empty() => {

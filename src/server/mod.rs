@@ -19,6 +19,7 @@ pub mod process;
 pub mod projects;
 pub mod queue;
 pub mod rest;
+pub mod retention;
 pub mod spool;
 pub mod startup;
 pub mod state;

@@ -196,6 +196,10 @@ pub async fn serve_until(
             super::alerts::sender::run(state.clone(), stop.clone())
         }));
     }
+    {
+        let (state, stop) = (state.clone(), shutdown.subscribe());
+        tokio::spawn(super::worker::supervise("retention", move || super::retention::run(state.clone(), stop.clone())));
+    }
     tokio::spawn(state.live.clone().run(
         state.settings.redis_url.expose().to_owned(),
         state.updates_channel(),

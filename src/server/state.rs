@@ -38,6 +38,8 @@ pub struct AppState {
     pub live: super::live::hub::LiveHub,
     /// Alert delivery: the outgoing HTTP client, the SMTP relay, the sender's wake-up.
     pub alerts: super::alerts::Alerts,
+    /// Whether the database can take more (retention's check; ingest and `/health` read it).
+    pub storage: Arc<super::retention::Storage>,
     /// What this process's workers are doing (shown by `/health`).
     pub workers: Arc<WorkerStats>,
     /// Turns true once the process begins to shut down: streams end, workers finish.
@@ -124,6 +126,7 @@ impl AppState {
             live: super::live::hub::LiveHub::default(),
             alerts: super::alerts::Alerts::new(&settings)?,
             workers: Arc::default(),
+            storage: Arc::default(),
             shutdown: Shutdown::default(),
             leptos_options,
             settings: Arc::new(settings),

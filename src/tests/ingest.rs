@@ -421,6 +421,23 @@ async fn size_limits_answer_413_without_inflating_a_bomb(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_retry_without_a_timestamp_stored_in_a_later_batch_is_still_stored_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let auth = sentry_auth(&app).await;
+    // Without a time of its own, each try is stored at its arrival: another time each, so the
+    // event id has to find the first.
+    let body = envelope(json!({}), &[event_item(json!({"event_id": EVENT_ID, "message": "retried"}))]);
+    for _ in 0..2 {
+        assert_eq!(send_envelope(&app, &auth, body.clone()).await.status, StatusCode::OK);
+        app.process().await;
+    }
+    let events = stored_events(&app).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let issue = app.get(&format!("/api/issues/{}", events[0]["issue_id"])).await.body;
+    assert_eq!(issue["count"], json!(1));
+}
+
+#[sqlx::test]
 async fn duplicates_are_stored_once_and_ids_follow_the_precedence(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let auth = sentry_auth(&app).await;

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 #[sqlx::test]
 async fn posted_error_goes_through_the_stream_and_worker_and_reads_back_exactly(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
+    let at = (chrono::Utc::now() - chrono::TimeDelta::days(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let sent = json!({
         "level": "warning",
         "message": "payment 4242 declined",
@@ -17,7 +18,7 @@ async fn posted_error_goes_through_the_stream_and_worker_and_reads_back_exactly(
         "context": {"user": {"id": 7}, "tags": ["a", "b"]},
         "source": "frontend",
         "url": "https://shop.example/checkout",
-        "timestamp": "2026-11-01T10:00:00Z",
+        "timestamp": at,
         "environment": "production",
         "release": "1.2.3",
         "fingerprint": "payments-declined"
@@ -49,7 +50,7 @@ async fn posted_error_goes_through_the_stream_and_worker_and_reads_back_exactly(
         assert_eq!(e[field], sent[field], "field {field}");
     }
     assert_eq!(e["id"], json!(id));
-    assert_eq!(e["timestamp"], json!("2026-11-01T10:00:00Z"));
+    assert_eq!(e["timestamp"], json!(at));
     assert_eq!(e["resolved"], json!(false));
     assert_eq!(e["project_id"], json!(app.project.get()));
     assert_eq!(e["event_id"], json!(id.replace('-', "")));
@@ -266,11 +267,16 @@ async fn deleting_an_error_removes_it_and_lowers_its_issue_count(pool: PgPool) {
 #[sqlx::test]
 async fn list_filters_and_pages_select_exactly_the_matching_errors(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
+    // Four days in a row, ten days ago.
+    let day = |n: i64| {
+        let d = chrono::Utc::now().date_naive() - chrono::TimeDelta::days(10 - n);
+        format!("{d}T00:00:00Z")
+    };
     let rows = [
-        json!({"message": "alpha crash", "level": "fatal", "source": "backend", "environment": "prod", "release": "1.0", "timestamp": "2026-01-01T00:00:00Z"}),
-        json!({"message": "beta warning", "level": "warning", "source": "frontend", "environment": "staging", "release": "1.0", "timestamp": "2026-01-02T00:00:00Z"}),
-        json!({"message": "gamma 100% done_ok", "level": "info", "source": "api", "environment": "prod", "release": "2.0", "timestamp": "2026-01-03T00:00:00Z"}),
-        json!({"message": "delta crash", "level": "fatal", "source": "frontend", "environment": "prod", "release": "2.0", "timestamp": "2026-01-04T00:00:00Z"}),
+        json!({"message": "alpha crash", "level": "fatal", "source": "backend", "environment": "prod", "release": "1.0", "timestamp": day(1)}),
+        json!({"message": "beta warning", "level": "warning", "source": "frontend", "environment": "staging", "release": "1.0", "timestamp": day(2)}),
+        json!({"message": "gamma 100% done_ok", "level": "info", "source": "api", "environment": "prod", "release": "2.0", "timestamp": day(3)}),
+        json!({"message": "delta crash", "level": "fatal", "source": "frontend", "environment": "prod", "release": "2.0", "timestamp": day(4)}),
     ];
     for r in &rows {
         app.post_error(r.clone()).await;
@@ -279,6 +285,7 @@ async fn list_filters_and_pages_select_exactly_the_matching_errors(pool: PgPool)
     let messages = |body: &Value| -> Vec<String> {
         body["errors"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap().to_owned()).collect()
     };
+    let range = format!("since={}&until={}", day(2), day(4));
     let cases: [(&str, &[&str]); 11] = [
         ("", &["delta crash", "gamma 100% done_ok", "beta warning", "alpha crash"]),
         ("level=fatal", &["delta crash", "alpha crash"]),
@@ -287,7 +294,7 @@ async fn list_filters_and_pages_select_exactly_the_matching_errors(pool: PgPool)
         ("q=CRASH", &["delta crash", "alpha crash"]),
         ("q=100%25", &["gamma 100% done_ok"]),
         ("q=a_c", &[]),
-        ("since=2026-01-02T00:00:00Z&until=2026-01-04T00:00:00Z", &["gamma 100% done_ok", "beta warning"]),
+        (&range, &["gamma 100% done_ok", "beta warning"]),
         ("limit=2", &["delta crash", "gamma 100% done_ok"]),
         ("limit=2&offset=2", &["beta warning", "alpha crash"]),
         ("offset=10", &[]),
@@ -421,7 +428,7 @@ async fn text_searches_leave_common_words_out_of_the_index_and_still_match_the_w
 }
 
 #[sqlx::test]
-async fn error_totals_stop_at_ten_thousand_only_when_filtering_on_error_fields(pool: PgPool) {
+async fn error_totals_are_exact_under_every_filter_and_stop_at_ten_thousand_only_for_text(pool: PgPool) {
     // 10,050 errors in 5 issues; every fifth error is in staging (2,010 of them).
     crate::seed::seed_project(&pool, "big", "big-key", 5, 10_050).await.unwrap();
     let app = TestApp::spawn(pool).await;
@@ -435,6 +442,20 @@ async fn error_totals_stop_at_ten_thousand_only_when_filtering_on_error_fields(p
     assert_eq!(totals("/api/errors").await, (json!(10_050), json!(false)));
     assert_eq!(totals("/api/errors?status=unresolved&resolved=false").await.1, json!(false));
     assert_eq!(totals("/api/errors?environment=staging").await, (json!(2_010), json!(false)));
-    assert_eq!(totals("/api/errors?since=2000-01-01T00:00:00Z").await, (json!(10_000), json!(true)));
+    assert_eq!(totals("/api/errors?since=2000-01-01T00:00:00Z").await, (json!(10_050), json!(false)));
+    assert_eq!(totals("/api/errors?level=error&environment=staging").await.1, json!(false));
+    assert_eq!(totals("/api/errors?q=order").await, (json!(10_000), json!(true)));
     assert_eq!(totals("/api/issues?environment=staging").await.0, json!(5));
+}
+
+#[sqlx::test]
+async fn a_timestamp_far_from_its_arrival_is_stored_at_its_arrival(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let old = app.post_error(json!({"message": "from 2019", "timestamp": "2019-06-01T00:00:00Z"})).await;
+    let ahead = app.post_error(json!({"message": "from the future", "timestamp": "2999-01-01T00:00:00Z"})).await;
+    app.process().await;
+    for id in [old, ahead] {
+        let e = app.get(&format!("/api/errors/{id}")).await.body;
+        assert_eq!(e["timestamp"], e["received_at"], "{e}");
+    }
 }

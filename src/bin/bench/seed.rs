@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// Creates project `name` with REST key `api_key`, `issues` issues and `errors` errors spread
 /// over the last 30 days (a few issues hold most errors, as in real projects; levels,
 /// environments, releases and users vary), stored in the order they happened as a live server
-/// stores them, then sets the issues' counts and times from their errors, and vacuums and
+/// stores them, then sets the issues' counts and times and the rollups from their errors, and vacuums and
 /// analyzes the tables.
 pub async fn seed_project(
     db: &sqlx::PgPool,
@@ -36,6 +36,9 @@ pub async fn seed_project(
     .bind(issues)
     .execute(db)
     .await?;
+    let today = chrono::Utc::now().date_naive();
+    let days: Vec<chrono::NaiveDate> = (0..=31).map(|d| today - chrono::TimeDelta::days(d)).collect();
+    faultline::server::db::storage::ensure_partitions(db, &days).await?;
     sqlx::query(
         "WITH numbered AS (
              SELECT id, fingerprint, title, level, row_number() OVER (ORDER BY id) AS k FROM issues WHERE project_id = $1
@@ -81,9 +84,10 @@ pub async fn seed_project(
     .bind(project)
     .execute(db)
     .await?;
+    sqlx::query("SELECT faultline_recount($1)").bind(project).execute(db).await?;
     // What autovacuum does soon after a million inserts, done now so that it does not start in
     // the middle of the measurements.
-    for table in ["issues", "issue_values", "errors"] {
+    for table in ["issues", "issue_values", "errors", "issue_counts", "project_counts"] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}"))).execute(db).await?;
     }
     Ok(project)

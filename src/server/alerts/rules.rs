@@ -265,6 +265,7 @@ mod tests {
             event_id: uuid::Uuid::new_v4(),
             timestamp: chrono::Utc::now(),
             received_at: chrono::Utc::now(),
+            timestamp_assumed: false,
             level,
             message: "m".into(),
             stack_trace: None,

@@ -15,6 +15,9 @@ pub struct NewError {
     pub event_id: Uuid,
     pub timestamp: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// An SDK event that came without a believable time (stored at its arrival): its retries
+    /// arrive at other times, so they are recognised by their event id instead.
+    pub timestamp_assumed: bool,
     pub level: &'static str,
     pub message: String,
     pub stack_trace: Option<String>,
@@ -74,6 +77,13 @@ pub async fn store(db: &PgPool, errors: &[NewError], email: bool) -> sqlx::Resul
         g_ts.push(e.timestamp);
     }
 
+    // Every day the batch's errors fall in has its partition: created, when missing, before the
+    // transaction (it is DDL; a concurrent server may create it first, which is fine).
+    let mut days: Vec<chrono::NaiveDate> = errors.iter().map(|e| e.timestamp.date_naive()).collect();
+    days.sort_unstable();
+    days.dedup();
+    super::storage::ensure_partitions(db, &days).await?;
+
     let mut tx = db.begin().await?;
     // New issues are created without touching existing ones; then every issue of the batch is
     // looked up with a key-share lock (it cannot be deleted under us, while other workers may
@@ -111,9 +121,13 @@ pub async fn store(db: &PgPool, errors: &[NewError], email: bool) -> sqlx::Resul
     }
     let new_issues = created.into_iter().map(|(id, project)| (project, id)).collect::<Vec<_>>();
 
+    // Each SDK event without a time of its own once: not again if stored before, nor twice here.
+    let mut seen = seen_before(&mut tx, errors).await?;
+    let errors: Vec<&NewError> =
+        errors.iter().filter(|e| !e.timestamp_assumed || seen.insert((e.project_id.get(), e.event_id))).collect();
     let m = errors.len();
     let mut cols = ErrorColumns::with_capacity(m);
-    for e in errors {
+    for e in errors.iter().copied() {
         let Some(issue) = issue_of.get(&e.project_id).and_then(|m| m.get(e.fingerprint.as_str())) else {
             return Err(sqlx::Error::Protocol(format!("no issue returned for fingerprint {}", e.fingerprint)));
         };
@@ -152,7 +166,7 @@ pub async fn store(db: &PgPool, errors: &[NewError], email: bool) -> sqlx::Resul
     // errors this batch stored.
     let stored: std::collections::HashSet<ErrorId> = inserted.iter().map(|(_, _, id, _)| *id).collect();
     let mut values: std::collections::BTreeSet<(i64, &str, &str)> = std::collections::BTreeSet::new();
-    for (e, issue) in errors.iter().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {
+    for (e, issue) in errors.iter().copied().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {
         values.insert((*issue, "source", e.source));
         if let Some(env) = e.environment.as_deref() {
             values.insert((*issue, "environment", env));
@@ -212,15 +226,40 @@ pub async fn store(db: &PgPool, errors: &[NewError], email: bool) -> sqlx::Resul
                                ignore_until_count = CASE WHEN {BACK} THEN NULL ELSE ignore_until_count END,
                                ignore_until = CASE WHEN {BACK} THEN NULL ELSE ignore_until END
              FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[]) AS d(id, n, first_ts, last_ts)
-             WHERE issues.id = d.id"
+             WHERE issues.id = d.id
+             RETURNING issues.id, issues.status"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        let status: HashMap<i64, String> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&ids)
             .bind(&counts)
             .bind(&firsts)
             .bind(&lasts)
-            .execute(&mut *tx)
-            .await?;
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        // The rollups, after the update: an issue whose status it changed has had its earlier
+        // counts moved by the trigger, and the new errors count under the status it has now.
+        let mut deltas = super::counts::Deltas::default();
+        for (e, issue) in errors.iter().copied().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {
+            let Some(status) = status.get(issue) else {
+                return Err(sqlx::Error::Protocol(format!("issue {issue} was not updated")));
+            };
+            deltas.add(
+                super::counts::Counted {
+                    project: e.project_id.get(),
+                    issue: *issue,
+                    status,
+                    timestamp: e.timestamp,
+                    level: e.level,
+                    source: e.source,
+                    environment: e.environment.as_deref(),
+                    release: e.release.as_deref(),
+                },
+                1,
+            );
+        }
+        deltas.apply(&mut tx).await?;
         let created: std::collections::HashSet<IssueId> = new_issues.iter().map(|(_, i)| *i).collect();
         let mut changed: BTreeMap<IssueId, BatchIssue> = BTreeMap::new();
         for b in &before {
@@ -235,7 +274,7 @@ pub async fn store(db: &PgPool, errors: &[NewError], email: bool) -> sqlx::Resul
                 },
             );
         }
-        for (e, issue) in errors.iter().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {
+        for (e, issue) in errors.iter().copied().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {
             if let Some(slot) = changed.get_mut(&IssueId::new(*issue)) {
                 slot.project = e.project_id;
                 slot.events.push(e);
@@ -245,6 +284,50 @@ pub async fn store(db: &PgPool, errors: &[NewError], email: bool) -> sqlx::Resul
     }
     tx.commit().await?;
     Ok(StoredBatch { inserted: inserted.into_iter().map(|(p, i, e, _)| (p, i, e)).collect(), new_issues, alerts })
+}
+
+/// The SDK events of the batch without a time of their own that are stored already (a retry
+/// within a week of the first): errors are unique by id and time, and such a retry has another
+/// time. Each such event id is locked for the transaction, so two batches holding the same retry
+/// cannot both store it.
+async fn seen_before(
+    tx: &mut sqlx::PgConnection,
+    errors: &[NewError],
+) -> sqlx::Result<std::collections::HashSet<(i64, Uuid)>> {
+    let mut keys: Vec<(i64, Uuid)> =
+        errors.iter().filter(|e| e.timestamp_assumed).map(|e| (e.project_id.get(), e.event_id)).collect();
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let (projects, ids): (Vec<i64>, Vec<Uuid>) = keys.into_iter().unzip();
+    let (from, to) = errors
+        .iter()
+        .filter(|e| e.timestamp_assumed)
+        .fold((DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC), |(a, b), e| {
+            (a.min(e.received_at), b.max(e.received_at))
+        });
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended(p::text || '/' || e::text, 0))
+         FROM UNNEST($1::bigint[], $2::uuid[]) AS k(p, e)",
+    )
+    .bind(&projects)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    let seen: Vec<(i64, Uuid)> = sqlx::query_as(
+        "SELECT project_id, event_id FROM errors
+         WHERE (project_id, event_id) IN (SELECT * FROM UNNEST($1::bigint[], $2::uuid[]))
+           AND timestamp >= $3 - interval '7 days' AND timestamp <= $4",
+    )
+    .bind(&projects)
+    .bind(&ids)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(seen.into_iter().collect())
 }
 
 /// An issue as it was before the batch's update.

@@ -110,41 +110,25 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, scope: Scope, f: &Fil
     }
 }
 
-/// Counting errors stops here when the filter is on the errors' own fields (see `list`).
+/// Counting errors stops here under a text search (see `list`).
 pub const COUNT_CAP: i64 = 10_000;
 
-/// Whether `f` filters only on what issues know (status, issue), so the issues' counters give
-/// the number of matching errors without reading them.
-fn counted_by_issues(f: &Filter) -> bool {
-    f.level.is_none()
-        && f.source.is_none()
-        && f.environment.is_none()
-        && f.release.is_none()
-        && f.q.is_none()
-        && f.since.is_none()
-        && f.until.is_none()
-}
-
 /// A page of `project`'s errors matching `f`, newest first, how many match in all and whether
-/// that count stopped at `COUNT_CAP`. Filters on issues alone are counted exactly from the
-/// issues' counters; filters on the errors' fields count at most `COUNT_CAP + 1` rows, in the same
-/// pass that finds the page, so a list over millions of errors answers in milliseconds.
+/// that count stopped at `COUNT_CAP`. Without a text search the rollups count the matches
+/// exactly; a text search counts at most `COUNT_CAP + 1` rows, in the same pass that finds the
+/// page, so a list over millions of errors answers in milliseconds.
 pub async fn list(
     db: &sqlx::PgPool,
     project: ProjectId,
     f: &Filter,
     page: Page,
 ) -> sqlx::Result<(Vec<ErrorEvent>, i64, bool)> {
-    if counted_by_issues(f) {
-        let mut count = QueryBuilder::new("SELECT COALESCE(sum(i.event_count), 0)::bigint FROM issues i");
-        let issue_filter = Filter { status: f.status, resolved: f.resolved, issue_id: f.issue_id, ..Filter::default() };
-        let no_search = TextSearch::none();
-        super::issues::push_filter(&mut count, project.into(), &issue_filter, &no_search);
-        let (total, errors) =
-            tokio::try_join!(count.build_query_scalar().fetch_one(db), page_of(db, project, f, &no_search, page))?;
-        return Ok((errors, total, false));
-    }
     let search = TextSearch::plan(db, f.q.as_deref()).await?;
+    if search.pattern().is_none() {
+        let (totals, errors) =
+            tokio::try_join!(super::counts::totals(db, project.into(), f), page_of(db, project, f, &search, page))?;
+        return Ok((errors, totals.total, false));
+    }
     if page.offset.saturating_add(page.limit) > COUNT_CAP + 1 {
         // A page past the counted matches: counted and found separately.
         let (n, errors) =
@@ -219,23 +203,53 @@ async fn page_of(
     rows.into_iter().map(ErrorEvent::try_from).collect()
 }
 
-/// Deletes one error and takes it off its issue's count. Answers its issue, if it existed.
+/// Deletes one error and takes it off its issue's count and the rollups. Answers its issue, if
+/// it existed.
 pub async fn delete(db: &sqlx::PgPool, project: ProjectId, id: ErrorId) -> sqlx::Result<Option<IssueId>> {
     let mut tx = db.begin().await?;
-    let issue: Option<IssueId> =
-        sqlx::query_scalar("DELETE FROM errors WHERE project_id = $1 AND id = $2 RETURNING issue_id")
-            .bind(project)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some(issue) = issue {
-        sqlx::query("UPDATE issues SET event_count = GREATEST(event_count - 1, 0) WHERE id = $1")
-            .bind(issue)
-            .execute(&mut *tx)
-            .await?;
-    }
+    let gone: Option<Gone> = sqlx::query_as(
+        "DELETE FROM errors WHERE project_id = $1 AND id = $2
+         RETURNING issue_id, timestamp, level, source, environment, release",
+    )
+    .bind(project)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(gone) = gone else { return Ok(None) };
+    let status: String = sqlx::query_scalar(
+        "UPDATE issues SET event_count = GREATEST(event_count - 1, 0) WHERE id = $1 RETURNING status",
+    )
+    .bind(gone.issue_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut deltas = super::counts::Deltas::default();
+    deltas.add(
+        super::counts::Counted {
+            project: project.get(),
+            issue: gone.issue_id.get(),
+            status: &status,
+            timestamp: gone.timestamp,
+            level: &gone.level,
+            source: &gone.source,
+            environment: gone.environment.as_deref(),
+            release: gone.release.as_deref(),
+        },
+        -1,
+    );
+    deltas.apply(&mut tx).await?;
     tx.commit().await?;
-    Ok(issue)
+    Ok(Some(gone.issue_id))
+}
+
+/// What a deleted error counted under.
+#[derive(sqlx::FromRow)]
+struct Gone {
+    issue_id: IssueId,
+    timestamp: DateTime<Utc>,
+    level: String,
+    source: String,
+    environment: Option<String>,
+    release: Option<String>,
 }
 
 /// The issue an error belongs to.

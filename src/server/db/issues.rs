@@ -72,13 +72,14 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Postgres>, scope: Scope, f: &Fil
         None => {}
     }
     push_issue_values(qb, f);
-    // Several of them must hold for one error, which the per-issue values alone cannot tell.
+    // Several of them must hold for one error, which the per-issue values alone cannot tell: the
+    // issue's rollup rows can.
     let values = [f.source.is_some(), f.environment.is_some(), f.release.is_some()];
     if values.iter().filter(|v| **v).count() > 1 {
-        qb.push(" AND EXISTS (SELECT 1 FROM errors e WHERE e.issue_id = i.id");
-        push_eq(qb, "e.source", f.source.map(|s| s.as_str()));
-        push_eq(qb, "e.environment", f.environment.as_deref());
-        push_eq(qb, "e.release", f.release.as_deref());
+        qb.push(" AND EXISTS (SELECT 1 FROM issue_counts c WHERE c.issue_id = i.id");
+        push_eq(qb, "c.source", f.source.map(|s| s.as_str()));
+        push_eq(qb, "c.environment", f.environment.as_deref());
+        push_eq(qb, "c.release", f.release.as_deref());
         qb.push(")");
     }
     if let Some(pattern) = search.pattern() {
@@ -225,75 +226,51 @@ pub async fn ignore(
     row.map(Issue::try_from).transpose()
 }
 
-/// Per issue: distinct users and errors per hour over the 24 hours before `now` (oldest first).
+/// Per issue: distinct users, and errors per UTC hour over the 24 hours up to `now`'s (oldest
+/// first, from the rollups).
 pub async fn users_and_trends(
     db: &sqlx::PgPool,
     ids: &[IssueId],
     now: DateTime<Utc>,
 ) -> sqlx::Result<std::collections::HashMap<IssueId, (i64, Vec<i64>)>> {
     let raw: Vec<i64> = ids.iter().map(|i| i.get()).collect();
-    let users: Vec<(IssueId, i64)> = sqlx::query_as(
+    let users = sqlx::query_as::<_, (IssueId, i64)>(
         "SELECT issue_id, count(DISTINCT COALESCE(context->'user'->>'id', context->'user'->>'email',
                                                   context->'user'->>'username', context->'user'->>'ip_address'))
          FROM errors WHERE issue_id = ANY($1) GROUP BY issue_id",
     )
     .bind(&raw)
-    .fetch_all(db)
-    .await?;
-    let hours: Vec<(IssueId, i32, i64)> = sqlx::query_as(
-        "SELECT issue_id, floor(extract(epoch FROM ($2 - timestamp)) / 3600)::int AS ago, count(*)
-         FROM errors
-         WHERE issue_id = ANY($1) AND timestamp > $2 - interval '24 hours' AND timestamp <= $2
-         GROUP BY 1, 2",
-    )
-    .bind(&raw)
-    .bind(now)
-    .fetch_all(db)
-    .await?;
+    .fetch_all(db);
+    let (users, mut hours) = tokio::try_join!(users, super::counts::hourly(db, &raw, now))?;
     let mut out: std::collections::HashMap<IssueId, (i64, Vec<i64>)> =
-        ids.iter().map(|i| (*i, (0, vec![0; 24]))).collect();
+        ids.iter().map(|i| (*i, (0, hours.remove(i).unwrap_or_else(|| vec![0; 24])))).collect();
     for (id, n) in users {
         if let Some(slot) = out.get_mut(&id) {
             slot.0 = n;
         }
     }
-    for (id, ago, n) in hours {
-        if let (Some(slot), Ok(ago)) = (out.get_mut(&id), usize::try_from(ago))
-            && ago < 24
-        {
-            slot.1[23 - ago] += n;
-        }
-    }
     Ok(out)
 }
 
-/// Deletes an issue and its errors; answers whether it existed.
-pub async fn delete(db: impl PgExecutor<'_>, project: ProjectId, id: IssueId) -> sqlx::Result<bool> {
-    let res =
-        sqlx::query("DELETE FROM issues WHERE project_id = $1 AND id = $2").bind(project).bind(id).execute(db).await?;
-    Ok(res.rows_affected() == 1)
+/// Deletes an issue and its errors, taking them off the rollups; answers whether it existed.
+pub async fn delete(db: &sqlx::PgPool, project: ProjectId, id: IssueId) -> sqlx::Result<bool> {
+    let mut tx = db.begin().await?;
+    let found: Option<IssueId> =
+        sqlx::query_scalar("SELECT id FROM issues WHERE project_id = $1 AND id = $2 FOR UPDATE")
+            .bind(project)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(id) = found else { return Ok(false) };
+    super::counts::uncount_issues(&mut tx, &[id.get()]).await?;
+    sqlx::query("DELETE FROM issues WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
-/// Errors per day over the 30 days before `now`, oldest first.
+/// Errors per UTC day over the 30 days up to `now`'s, oldest first (from the rollups).
 pub async fn daily_counts(db: &sqlx::PgPool, id: IssueId, now: DateTime<Utc>) -> sqlx::Result<Vec<i64>> {
-    let days: Vec<(i32, i64)> = sqlx::query_as(
-        "SELECT floor(extract(epoch FROM ($2 - timestamp)) / 86400)::int AS ago, count(*)
-         FROM errors WHERE issue_id = $1 AND timestamp > $2 - interval '30 days' AND timestamp <= $2
-         GROUP BY 1",
-    )
-    .bind(id)
-    .bind(now)
-    .fetch_all(db)
-    .await?;
-    let mut out = vec![0; 30];
-    for (ago, n) in days {
-        if let Ok(ago) = usize::try_from(ago)
-            && ago < 30
-        {
-            out[29 - ago] += n;
-        }
-    }
-    Ok(out)
+    super::counts::daily(db, id, now).await
 }
 
 /// The top five values of each tag among the issue's latest 10,000 events: environment,

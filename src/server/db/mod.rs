@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod batch;
+pub mod counts;
 pub mod errors;
 pub mod issues;
 pub mod links;
@@ -11,6 +12,7 @@ pub mod projects;
 pub mod search;
 pub mod sessions;
 pub mod stats;
+pub mod storage;
 pub mod tokens;
 pub mod users;
 

@@ -1,23 +1,10 @@
-//! The aggregate counts behind `GET /api/stats`.
+//! The aggregate counts behind `GET /api/stats` and the dashboard's cards, from the rollups.
 
 use super::Scope;
+use super::counts::{Totals, totals};
 use crate::model::{ByLevel, BySource, Filter, IssueCounts, ProjectId, Stats};
+use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
-
-#[derive(sqlx::FromRow)]
-struct ErrorCounts {
-    total: i64,
-    resolved: i64,
-    last_24h: i64,
-    fatal: i64,
-    error: i64,
-    warning: i64,
-    info: i64,
-    debug: i64,
-    frontend: i64,
-    backend: i64,
-    api: i64,
-}
 
 #[derive(sqlx::FromRow)]
 struct IssueRow {
@@ -29,30 +16,21 @@ struct IssueRow {
 
 /// Counts of `project`'s errors (by resolution, level, source, last 24 h) and issues (by
 /// status).
-pub async fn for_project(db: &sqlx::PgPool, project: ProjectId) -> sqlx::Result<Stats> {
-    filtered(db, project.into(), &Filter::default()).await
+pub async fn for_project(db: &sqlx::PgPool, project: ProjectId, now: DateTime<Utc>) -> sqlx::Result<Stats> {
+    filtered(db, project.into(), &Filter::default(), now).await
 }
 
 /// The same counts over the errors matching `f`, and the issues matching `f` apart from its
 /// status (so the issue counts by status stay meaningful under a status filter).
-pub async fn filtered(db: &sqlx::PgPool, scope: Scope<'_>, f: &Filter) -> sqlx::Result<Stats> {
-    let mut errors = QueryBuilder::new(
-        "SELECT count(*) AS total,
-                count(*) FILTER (WHERE i.status = 'resolved') AS resolved,
-                count(*) FILTER (WHERE e.timestamp >= now() - interval '24 hours') AS last_24h,
-                count(*) FILTER (WHERE e.level = 'fatal') AS fatal,
-                count(*) FILTER (WHERE e.level = 'error') AS error,
-                count(*) FILTER (WHERE e.level = 'warning') AS warning,
-                count(*) FILTER (WHERE e.level = 'info') AS info,
-                count(*) FILTER (WHERE e.level = 'debug') AS debug,
-                count(*) FILTER (WHERE e.source = 'frontend') AS frontend,
-                count(*) FILTER (WHERE e.source = 'backend') AS backend,
-                count(*) FILTER (WHERE e.source = 'api') AS api
-         FROM errors e JOIN issues i ON i.id = e.issue_id",
-    );
-    let search = super::search::TextSearch::plan(db, f.q.as_deref()).await?;
-    super::errors::push_filter(&mut errors, scope, f, &search);
-    let e: ErrorCounts = errors.build_query_as().fetch_one(db).await?;
+pub async fn filtered(db: &sqlx::PgPool, scope: Scope<'_>, f: &Filter, now: DateTime<Utc>) -> sqlx::Result<Stats> {
+    let day_ago = now - chrono::TimeDelta::hours(24);
+    let recent = Filter { since: Some(f.since.map_or(day_ago, |s| s.max(day_ago))), ..f.clone() };
+    // Under a period of a day or less, the last 24 hours are all of it.
+    let same = recent.since == f.since;
+    let (e, recent): (Totals, Option<Totals>) = tokio::try_join!(totals(db, scope, f), async {
+        if same { Ok(None) } else { totals(db, scope, &recent).await.map(Some) }
+    })?;
+    let last_24h = recent.map_or(e.total, |r| r.total);
     let mut issues = QueryBuilder::new(
         "SELECT count(*) AS total,
                 count(*) FILTER (WHERE i.status = 'unresolved') AS unresolved,
@@ -60,6 +38,7 @@ pub async fn filtered(db: &sqlx::PgPool, scope: Scope<'_>, f: &Filter) -> sqlx::
                 count(*) FILTER (WHERE i.status = 'ignored') AS ignored
          FROM issues i",
     );
+    let search = super::search::TextSearch::plan(db, f.q.as_deref()).await?;
     let any_status = Filter { status: None, resolved: None, ..f.clone() };
     super::issues::push_filter(&mut issues, scope, &any_status, &search);
     let i: IssueRow = issues.build_query_as().fetch_one(db).await?;
@@ -67,7 +46,7 @@ pub async fn filtered(db: &sqlx::PgPool, scope: Scope<'_>, f: &Filter) -> sqlx::
         total: e.total,
         unresolved: e.total - e.resolved,
         resolved: e.resolved,
-        last_24h: e.last_24h,
+        last_24h,
         by_level: ByLevel { fatal: e.fatal, error: e.error, warning: e.warning, info: e.info, debug: e.debug },
         by_source: BySource { frontend: e.frontend, backend: e.backend, api: e.api },
         issues: IssueCounts { total: i.total, unresolved: i.unresolved, resolved: i.resolved, ignored: i.ignored },

@@ -31,6 +31,9 @@ pub enum IngestError {
     RateLimited { retry_after: u64 },
     #[error("the queue is full; retry after {retry_after} s")]
     QueueFull { retry_after: u64 },
+    /// The database cannot take more (its budget or its disk).
+    #[error("{reason}; retry after {retry_after} s")]
+    StorageFull { reason: String, retry_after: u64 },
     /// Redis cannot be reached and this instance's spool is full.
     #[error("the server cannot keep more events now; retry after {retry_after} s")]
     SpoolFull { retry_after: u64 },
@@ -57,10 +60,18 @@ impl From<ServerError> for IngestError {
         match e {
             ServerError::QueueFull => Self::QueueFull { retry_after: 60 },
             ServerError::SpoolFull => Self::SpoolFull { retry_after: SPOOL_RETRY_AFTER },
+            ServerError::StorageFull(why) => Self::StorageFull {
+                reason: format!("the database cannot take more: {why}"),
+                retry_after: STORAGE_RETRY_AFTER,
+            },
             e => Self::Unavailable(e),
         }
     }
 }
+
+/// How long a client is asked to wait while the database cannot take more (retention runs every
+/// few minutes).
+pub const STORAGE_RETRY_AFTER: u64 = 300;
 
 /// How long a client is asked to wait when the spool is full (Redis is down: it may be back soon).
 pub const SPOOL_RETRY_AFTER: u64 = 10;
@@ -75,7 +86,9 @@ impl IngestError {
             Self::Overloaded | Self::Decode(DecodeError::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Decode(DecodeError::Unsupported(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BadVersion(_) | Self::Decode(_) | Self::Envelope(_) | Self::BadEvent(_) => StatusCode::BAD_REQUEST,
-            Self::RateLimited { .. } | Self::QueueFull { .. } | Self::SpoolFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::QueueFull { .. } | Self::SpoolFull { .. } | Self::StorageFull { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -95,6 +108,7 @@ impl IngestError {
             Self::RateLimited { .. } => "rate_limited",
             Self::QueueFull { .. } => "queue_full",
             Self::SpoolFull { .. } => "spool_full",
+            Self::StorageFull { .. } => "storage_full",
             Self::Unavailable(_) => "unavailable",
         }
     }
@@ -109,7 +123,8 @@ impl IntoResponse for IngestError {
             tracing::debug!(error = %self, status = %status, "ingest rejected");
         }
         let message = self.to_string();
-        let body = serde_json::json!({"error": {"code": self.code(), "message": message}, "detail": message});
+        let code = self.code();
+        let body = serde_json::json!({"error": {"code": code, "message": message}, "detail": message});
         let mut res = (status, Json(body)).into_response();
         if let Ok(v) = HeaderValue::from_str(&message) {
             res.headers_mut().insert("x-sentry-error", v);
@@ -121,13 +136,17 @@ impl IntoResponse for IngestError {
         if matches!(self, Self::Unavailable(_)) {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(5));
         }
-        if let Self::RateLimited { retry_after } | Self::QueueFull { retry_after } | Self::SpoolFull { retry_after } =
-            self
+        if let Self::RateLimited { retry_after }
+        | Self::QueueFull { retry_after }
+        | Self::SpoolFull { retry_after }
+        | Self::StorageFull { retry_after, .. } = self
         {
             let h = res.headers_mut();
             h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             // Empty categories: every kind of data, for the whole project.
-            if let Ok(v) = HeaderValue::from_str(&format!("{retry_after}::project:rate_limited")) {
+            // The reason code of every quota but the storage's is Relay's generic one.
+            let reason = if code == "storage_full" { code } else { "rate_limited" };
+            if let Ok(v) = HeaderValue::from_str(&format!("{retry_after}::project:{reason}")) {
                 h.insert("x-sentry-rate-limits", v);
             }
         }

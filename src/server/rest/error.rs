@@ -30,6 +30,9 @@ pub enum ApiError {
     /// Redis cannot be reached and this instance's spool is full (`FAULTLINE_SPOOL_MAX_BYTES`).
     #[error("the server cannot keep more errors now; retry after {retry_after} s")]
     SpoolFull { retry_after: u64 },
+    /// The database cannot take more (its budget or its disk).
+    #[error("the database cannot take more: {reason}; retry after {retry_after} s")]
+    StorageFull { reason: String, retry_after: u64 },
     /// This client address sent too many wrong keys (`FAULTLINE_AUTH_FAILURES_PER_MINUTE`).
     #[error("too many failed authentications; retry after {retry_after} s")]
     TooManyFailures { retry_after: u64 },
@@ -57,9 +60,10 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::QueueFull { .. } | Self::SpoolFull { .. } | Self::TooManyFailures { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::QueueFull { .. }
+            | Self::SpoolFull { .. }
+            | Self::StorageFull { .. }
+            | Self::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -76,6 +80,7 @@ impl ApiError {
             Self::Invalid { .. } => "invalid_field",
             Self::QueueFull { .. } => "queue_full",
             Self::SpoolFull { .. } => "spool_full",
+            Self::StorageFull { .. } => "storage_full",
             Self::TooManyFailures { .. } => "too_many_failures",
             Self::Unavailable(_) => "unavailable",
             Self::Overloaded => "overloaded",
@@ -89,6 +94,9 @@ impl From<ServerError> for ApiError {
         match e {
             ServerError::QueueFull => Self::QueueFull { retry_after: 60 },
             ServerError::SpoolFull => Self::SpoolFull { retry_after: crate::server::ingest::error::SPOOL_RETRY_AFTER },
+            ServerError::StorageFull(reason) => {
+                Self::StorageFull { reason, retry_after: crate::server::ingest::error::STORAGE_RETRY_AFTER }
+            }
             e if e.is_unavailable() => Self::Unavailable(e),
             e => Self::Internal(e),
         }
@@ -123,6 +131,7 @@ impl IntoResponse for ApiError {
         }
         if let Self::QueueFull { retry_after }
         | Self::SpoolFull { retry_after }
+        | Self::StorageFull { retry_after, .. }
         | Self::TooManyFailures { retry_after } = self
         {
             res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.into());

@@ -50,6 +50,9 @@ pub async fn get(State(state): State<AppState>) -> Response {
     if let Some(age) = oldest.filter(|a| *a > state.settings.health_max_queue_age) {
         problems.push(format!("the oldest queued entry has waited {} s", age.as_secs()));
     }
+    if let Some(why) = state.storage.refusing() {
+        problems.push(format!("ingest refuses events: the database cannot take more: {why}"));
+    }
     let spool = state.spool.as_ref().map(|s| s.load());
     let mut warnings = Vec::new();
     if let Some(load) = spool.filter(|l| l.entries > 0) {

@@ -9,5 +9,8 @@ use axum::extract::State;
 use axum::response::Response;
 
 pub async fn get(State(state): State<AppState>, Reader(project, _): Reader) -> Result<Response, ApiError> {
-    cached_json(&state, project, "stats", || async { Ok(db::stats::for_project(&state.db, project).await?) }).await
+    cached_json(&state, project, "stats", || async {
+        Ok(db::stats::for_project(&state.db, project, chrono::Utc::now()).await?)
+    })
+    .await
 }

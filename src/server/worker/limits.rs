@@ -26,6 +26,19 @@ pub const FINGERPRINT_PARTS: usize = 64;
 /// A fingerprint part (or the default key standing in for `{{ default }}`) longer than this, in
 /// bytes, enters the grouping key as its SHA-256 instead.
 pub const KEY_PART: usize = 1024;
+/// The time an error is stored at: its own (`sent`), unless that is more than a minute after it
+/// arrived or more than 30 days before (a client clock not believed, as in Sentry; it would also
+/// open a day partition far from every other), else the time it arrived.
+pub fn timestamp(
+    sent: Option<chrono::DateTime<chrono::Utc>>,
+    received_at: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    sent.filter(|t| {
+        *t <= received_at + chrono::TimeDelta::minutes(1) && *t >= received_at - chrono::TimeDelta::days(30)
+    })
+    .unwrap_or(received_at)
+}
+
 /// Exceptions of an event kept (the last ones: the exception raised and its nearest causes).
 pub const EXCEPTIONS: usize = 64;
 /// Frames kept per stack trace: the first `FRAMES_HEAD` (the entry point) and the rest from

@@ -88,7 +88,7 @@ pub fn normalize_owned(event: Value, received_at: DateTime<Utc>) -> (Normalized,
         .map(|u| truncate_owned(u, limits::URL));
     let source = source(&platform, sdk_name);
     let stack_trace = stack_trace(&exceptions);
-    let timestamp = timestamp(ev.get("timestamp")).filter(|t| plausible(*t, received_at)).unwrap_or(received_at);
+    let timestamp = limits::timestamp(timestamp(ev.get("timestamp")), received_at);
     let level = level(ev.get("level"));
     let environment = string(ev.get("environment")).map(|s| truncate_owned(s, limits::SHORT));
     let release = string(ev.get("release")).map(|s| truncate_owned(s, limits::SHORT));
@@ -140,12 +140,6 @@ pub fn normalize_owned(event: Value, received_at: DateTime<Utc>) -> (Normalized,
         grouping_key,
     };
     (normalized, remainder(Value::Object(ev)))
-}
-
-/// A client clock more than a minute ahead, or an event older than 30 days, is not believed (as
-/// in Sentry): such events are stored at the time they were received.
-fn plausible(t: DateTime<Utc>, received_at: DateTime<Utc>) -> bool {
-    t <= received_at + chrono::Duration::minutes(1) && t >= received_at - chrono::Duration::days(30)
 }
 
 /// What of an event is not already stored in the error's columns or `context`: kept as the
