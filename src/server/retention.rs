@@ -136,7 +136,7 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<Sweep, Server
 
     // Each issue keeps its newest errors up to the limit (issues seen since the last look).
     if s.max_events_per_issue > 0 {
-        let since = state.storage.limits_checked.lock().ok().and_then(|l| *l).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let since = state.storage.limits_checked.lock().ok().and_then(|l| *l).unwrap_or(DateTime::UNIX_EPOCH);
         let checked_at = Utc::now();
         let mut by_project: std::collections::BTreeMap<ProjectId, i64> = Default::default();
         for (issue, project, excess) in storage::over_limit(db, since, s.max_events_per_issue).await? {
@@ -153,10 +153,6 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<Sweep, Server
         }
     }
 
-    if let Some(days) = s.resolved_issue_days {
-        out.issues = storage::age_out_resolved(db, now - TimeDelta::days(i64::from(days))).await?;
-    }
-
     // Over the budget: the oldest days go, every project's alike, until it fits; today stays.
     if let Some(max) = s.max_storage {
         let max = i64::try_from(max.0).unwrap_or(i64::MAX);
@@ -166,6 +162,10 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<Sweep, Server
             storage::drop_partition(db, oldest, RemovalReason::Budget).await?;
             out.budget_days.push(oldest.day);
         }
+    }
+    // Resolved issues whose errors have all gone, unseen for long enough, go last.
+    if let Some(days) = s.resolved_issue_days {
+        out.issues = storage::age_out_resolved(db, now - TimeDelta::days(i64::from(days))).await?;
     }
     storage::prune_removals(db, now - TimeDelta::days(90)).await?;
     check(state).await?;

@@ -17,6 +17,7 @@ mod process;
 mod projects;
 mod receivers;
 mod rest;
+mod retention;
 mod rollups;
 mod sdk;
 /// The bench's seeder, for tests that need a large project.
