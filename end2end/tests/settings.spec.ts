@@ -31,3 +31,23 @@ test("settings show the DSN with snippets, create and revoke API keys, and rotat
   const rotated = (await (await request.get("/api/projects", { headers })).json()).projects[0].dsn;
   await expect(page.locator("#dsn")).toHaveValue(rotated);
 });
+
+test("the storage panel shows what the project stores and an admin sets its own retention", async ({ page, request }) => {
+  const project = (await (await request.get("/api/projects", { headers })).json()).projects[0];
+  await request.post("/api/errors", { headers, data: { message: `stored for the storage panel ${Date.now()}` } });
+  await page.goto("/settings");
+  await expect(page.locator("#settings")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator("#storage-project")).toContainText(/\d+ errors, about/);
+  await expect(page.locator("#storage-database")).toContainText("no budget");
+  await expect(page.locator("#storage-retention")).toContainText("(the server's setting)");
+
+  await page.getByLabel("Keep errors for (days; empty: the server's setting)").fill("45");
+  await page.getByRole("button", { name: "Save retention" }).click();
+  await expect(page.locator("#storage-retention")).toContainText("45 days (this project's own setting)");
+  const report = await (await request.get(`/api/projects/${project.id}/storage`, { headers })).json();
+  expect(report.projects.find((p: { id: number }) => p.id === project.id).retention_days).toBe(45);
+
+  await page.getByLabel("Keep errors for (days; empty: the server's setting)").fill("");
+  await page.getByRole("button", { name: "Save retention" }).click();
+  await expect(page.locator("#storage-retention")).toContainText("(the server's setting)");
+});

@@ -177,3 +177,31 @@ pub async fn remove_member(project: ProjectId, user: UserId) -> Result<(), AppEr
     super::audit(&st, &me, "member_remove", Some(p.id), &format!("user {user}")).await;
     Ok(())
 }
+
+/// What the project stores, the database's size and budget, and what retention removed lately;
+/// an instance admin also sees every other project's share.
+#[server]
+pub async fn get_storage(project: ProjectId) -> Result<crate::model::StorageReport, AppError> {
+    use crate::server::{retention, state};
+    let st = state()?;
+    let me = super::signed_in()?;
+    super::project_grant(&st, &me, project, ProjectRole::Viewer).await?;
+    let only = if me.is_admin() { None } else { Some(project) };
+    Ok(retention::report(&st, only).await?)
+}
+
+/// Sets the project's own retention in days (`None`: the server's); the next sweep applies it.
+#[server]
+pub async fn set_retention(project: ProjectId, days: Option<i32>) -> Result<(), AppError> {
+    use crate::server::{db, error::ServerError, state};
+    let st = state()?;
+    let me = super::signed_in()?;
+    super::project_grant(&st, &me, project, ProjectRole::Admin).await?;
+    if days.is_some_and(|d| !(1..=36_500).contains(&d)) {
+        return Err(AppError::Invalid("days: between 1 and 36500".into()));
+    }
+    db::storage::set_project_retention(&st.db, project, days).await.map_err(ServerError::from)?;
+    let what = days.map_or_else(|| "server default".to_owned(), |d| format!("{d} days"));
+    super::audit(&st, &me, "project_retention", Some(project), &format!("project {project}: {what}")).await;
+    Ok(())
+}

@@ -233,3 +233,52 @@ pub async fn free_disk(state: &AppState) -> Option<u64> {
     .ok()
     .flatten()
 }
+
+/// What the database holds and what went: every project's share, or (with `only`) one project's.
+pub async fn report(state: &AppState, only: Option<ProjectId>) -> Result<crate::model::StorageReport, ServerError> {
+    use crate::model::{ProjectStorage, StorageReport};
+    let s = &state.settings;
+    let db = &state.db;
+    let (parts, size, holdings, removals, free) = tokio::join!(
+        storage::partitions(db),
+        storage::database_size(db),
+        storage::per_project(db),
+        storage::removals(db, only, 20),
+        free_disk(state),
+    );
+    let (parts, holdings, removals) = (parts?, holdings?, removals?);
+    let errors_bytes: i64 = parts.iter().map(|p| p.bytes).sum();
+    let all_errors: i64 = holdings.iter().map(|h| h.errors).sum();
+    let share = |n: i64| -> u64 {
+        if all_errors == 0 {
+            return 0;
+        }
+        let bytes = i128::from(errors_bytes) * i128::from(n) / i128::from(all_errors);
+        u64::try_from(bytes).unwrap_or(0)
+    };
+    let projects: Vec<ProjectStorage> = holdings
+        .into_iter()
+        .filter(|h| only.is_none_or(|p| p == h.id))
+        .map(|h| ProjectStorage {
+            id: h.id,
+            bytes: share(h.errors),
+            errors: h.errors,
+            oldest: h.oldest,
+            retention_days: h.retention_days.and_then(|d| u32::try_from(d).ok()).unwrap_or(s.retention_days),
+            own_retention: h.retention_days.is_some(),
+            name: h.name,
+        })
+        .collect();
+    Ok(StorageReport {
+        database_bytes: u64::try_from(size?).unwrap_or(0),
+        errors_bytes: u64::try_from(errors_bytes).unwrap_or(0),
+        max_storage: s.max_storage.map(|b| b.0),
+        free_disk: free,
+        retention_days: s.retention_days,
+        max_events_per_issue: s.max_events_per_issue,
+        oldest: projects.iter().filter_map(|p| p.oldest).min(),
+        refusing: state.storage.refusing(),
+        projects,
+        removals,
+    })
+}

@@ -64,7 +64,7 @@ async fn whole_days_past_the_retention_are_dropped_and_issues_keep_their_counts(
     assert_eq!(swept.expired_days.len(), 1);
     assert_eq!(exact(&app, app.project).await, 1);
     assert_eq!(issue(&app, &recent).await["count"], json!(3));
-    let removals = storage::removals(&app.state.db, 10).await.unwrap();
+    let removals = storage::removals(&app.state.db, None, 10).await.unwrap();
     assert_eq!(removals.iter().map(|r| r.errors).sum::<i64>(), 2, "{removals:?}");
     assert!(removals.iter().all(|r| r.bytes > 0 && r.day.is_some()));
     // Today's and the next days' partitions exist ahead of the errors.
@@ -86,7 +86,7 @@ async fn a_project_keeping_less_loses_its_older_errors_and_no_other_project_does
     assert_eq!((swept.rows, swept.expired_days.len()), (2, 0));
     assert_eq!(exact(&app, app.project).await, 2);
     assert_eq!(exact(&app, other).await, 4);
-    let removals = storage::removals(&app.state.db, 10).await.unwrap();
+    let removals = storage::removals(&app.state.db, None, 10).await.unwrap();
     assert_eq!(removals.len(), 1);
     assert_eq!((removals[0].errors, removals[0].project.as_deref()), (2, Some("default")));
 }

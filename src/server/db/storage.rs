@@ -273,14 +273,17 @@ struct RemovalRow {
     bytes: i64,
 }
 
-/// The latest removals, newest first.
-pub async fn removals(db: &PgPool, limit: i64) -> sqlx::Result<Vec<crate::model::Removal>> {
+/// The latest removals, newest first: all of them, or (with `project`) that project's and the
+/// whole days'.
+pub async fn removals(db: &PgPool, project: Option<ProjectId>, limit: i64) -> sqlx::Result<Vec<crate::model::Removal>> {
     let rows: Vec<RemovalRow> = sqlx::query_as(
         "SELECT r.at, r.reason, p.name AS project, r.day, r.errors, r.issues, r.bytes
          FROM storage_removals r LEFT JOIN projects p ON p.id = r.project_id
+         WHERE $2::bigint IS NULL OR r.project_id IS NULL OR r.project_id = $2
          ORDER BY r.at DESC, r.id DESC LIMIT $1",
     )
     .bind(limit)
+    .bind(project)
     .fetch_all(db)
     .await?;
     Ok(rows

@@ -13,6 +13,7 @@ mod issues;
 pub mod params;
 mod projects;
 mod stats;
+mod storage;
 mod tokens;
 mod users;
 
@@ -53,6 +54,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/projects/{id}", axum::routing::patch(projects::rename).delete(projects::delete))
         .route("/api/projects/{id}/rotate-key", post(projects::rotate_key))
         .route("/api/projects/{id}/members", get(projects::members))
+        .route("/api/projects/{id}/storage", get(storage::get))
+        .route("/api/projects/{id}/retention", put(storage::set))
         .route("/api/projects/{id}/members/{user_id}", put(projects::set_member).delete(projects::remove_member))
         .route("/api/users", get(users::list).post(users::invite))
         .route("/api/users/{id}", axum::routing::patch(users::update))

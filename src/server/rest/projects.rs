@@ -20,7 +20,7 @@ fn to_project(state: &AppState, row: db::projects::ProjectRow) -> Project {
     Project { id: row.id, name: row.name, slug: row.slug, dsn }
 }
 
-fn parse_project_id(raw: &str) -> Result<ProjectId, ApiError> {
+pub(super) fn parse_project_id(raw: &str) -> Result<ProjectId, ApiError> {
     raw.parse::<i64>().map(ProjectId::new).map_err(|_| ApiError::NotFound)
 }
 

@@ -8,4 +8,5 @@ pub mod issues;
 pub mod login;
 pub mod projects;
 pub mod settings;
+pub mod storage;
 pub mod users;

@@ -1,7 +1,8 @@
 //! A project's settings (`/settings?project=<slug>`; without it the first project the user
-//! sees): the DSN with a copy button and set-up snippets per SDK, and its members. Its admins
-//! also get the API keys (create — shown once —, revoke), DSN key rotation, rename, member
-//! management and deletion (after typing the project's name).
+//! sees): the DSN with a copy button and set-up snippets per SDK, its members and its storage
+//! (`storage`). Its admins also get the API keys (create — shown once —, revoke), DSN key
+//! rotation, rename, member management, retention and deletion (after typing the project's
+//! name).
 
 use crate::api::projects::{
     create_api_key, delete_project, get_project_settings, remove_member, rename_project, revoke_api_key,
@@ -214,6 +215,7 @@ fn SettingsView(settings: ProjectSettings, actions: SettingsActions) -> impl Int
             </section>
         })}
         <MembersPanel project members=settings.members admin actions />
+        <super::storage::StoragePanel project admin />
         {admin.then(|| view! { <ProjectAdmin project name=settings.name.clone() actions /> })}
     }
     // A view of its own type: keeps the page's type shallow enough for the compiler.
