@@ -1,7 +1,7 @@
 //! The read phase: seeds a project with ten thousand issues and a million errors straight into
 //! PostgreSQL, then times `GET /api/issues` and `GET /api/errors` with typical filters, each
 //! request with its own page size so none is answered from the cache (and then once more,
-//! cached).
+//! cached), and the stats query under the dashboard's filters.
 
 use crate::http::{Conn, request};
 use crate::seed;
@@ -104,6 +104,68 @@ pub async fn run(addr: &str, database_url: &str, report: &mut Report) {
                    "cached_p50_ms": percentile(&cached, 0.5), "by_filter": per_shape}),
         );
     }
+    // The totals behind `/api/stats` and the dashboard's cards, as the query (the HTTP answer is
+    // cached per project): no filter, and the dashboard's filters.
+    println!("reads: stats…");
+    let shapes: [(&str, faultline::model::Filter); 5] = [
+        ("(none)", faultline::model::Filter::default()),
+        (
+            "last 24 h",
+            faultline::model::Filter {
+                since: Some(chrono::Utc::now() - chrono::TimeDelta::hours(24)),
+                ..Default::default()
+            },
+        ),
+        (
+            "level=error, unresolved",
+            faultline::model::Filter {
+                level: Some(faultline::model::Level::Error),
+                status: Some(faultline::model::IssueStatus::Unresolved),
+                ..Default::default()
+            },
+        ),
+        (
+            "environment=staging, release",
+            faultline::model::Filter {
+                environment: Some("staging".into()),
+                release: Some("shop@4.3.0".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "last 7 days, level=error",
+            faultline::model::Filter {
+                since: Some(chrono::Utc::now() - chrono::TimeDelta::days(7)),
+                level: Some(faultline::model::Level::Error),
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut all = Vec::new();
+    let mut per_shape = serde_json::Map::new();
+    for (name, f) in &shapes {
+        let mut times = Vec::new();
+        for _ in 0..SAMPLES {
+            let t = Instant::now();
+            let now = chrono::Utc::now();
+            if faultline::server::db::stats::filtered(&db, project.into(), f, now).await.is_err() {
+                eprintln!("bench: stats with {name} failed");
+                continue;
+            }
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        per_shape
+            .insert((*name).into(), json!({"p50_ms": percentile(&times, 0.5), "p95_ms": percentile(&times, 0.95)}));
+        all.extend(times);
+    }
+    report.row(
+        "stats (the query), 1M errors: p50 / p95 uncached",
+        format!("{:.1} ms / {:.1} ms over {} filters", percentile(&all, 0.5), percentile(&all, 0.95), shapes.len()),
+    );
+    doc.insert(
+        "stats".into(),
+        json!({"p50_ms": percentile(&all, 0.5), "p95_ms": percentile(&all, 0.95), "by_filter": per_shape}),
+    );
     report.row("reads: seeding 1M errors took", format!("{seeded_in:.0} s"));
     doc.insert("seed_seconds".into(), json!(seeded_in));
     report.json.insert("reads".into(), serde_json::Value::Object(doc));
