@@ -30,16 +30,16 @@ CREATE TABLE project_counts (
 );
 CREATE INDEX project_counts_hour ON project_counts (hour);
 
--- Moves the counts of issues whose status a statement changed from their old status to their new
--- one, in key order (so concurrent writers lock rows in one order).
+-- Moves the counts of an issue whose status changed from its old status to its new one, in key
+-- order. A row trigger with a condition: updates that leave the status alone (every batch's
+-- count update) cost nothing.
 CREATE FUNCTION faultline_move_counts() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO project_counts AS p (project_id, hour, level, source, environment, release, status, count)
-    SELECT n.project_id, c.hour, c.level, c.source, c.environment, c.release, s.status, sum(s.sign * c.count)
-    FROM old_issues o
-    JOIN new_issues n ON n.id = o.id AND n.status <> o.status
-    JOIN issue_counts c ON c.issue_id = n.id
-    CROSS JOIN LATERAL (VALUES (o.status, -1), (n.status, 1)) AS s (status, sign)
+    SELECT NEW.project_id, c.hour, c.level, c.source, c.environment, c.release, s.status, sum(s.sign * c.count)
+    FROM issue_counts c
+    CROSS JOIN (VALUES (OLD.status, -1), (NEW.status, 1)) AS s (status, sign)
+    WHERE c.issue_id = NEW.id
     GROUP BY 1, 2, 3, 4, 5, 6, 7
     ORDER BY 1, 2, 3, 4, 5, 6, 7
     ON CONFLICT (project_id, hour, level, source, environment, release, status)
@@ -48,9 +48,9 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER issues_move_counts AFTER UPDATE ON issues
-    REFERENCING OLD TABLE AS old_issues NEW TABLE AS new_issues
-    FOR EACH STATEMENT EXECUTE FUNCTION faultline_move_counts();
+CREATE TRIGGER issues_move_counts AFTER UPDATE OF status ON issues
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION faultline_move_counts();
 
 -- Recounts one project's rollups from its stored errors (this migration, the bench's seeding, and
 -- a repair after restoring a partial backup).
