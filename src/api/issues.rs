@@ -107,7 +107,7 @@ pub async fn get_issue(id: IssueId, event: Option<ErrorId>) -> Result<IssueDetai
         .unwrap_or((0, vec![0; 24]));
     let (event, position, older, newer) =
         db::errors::in_issue(&st.db, project, id, event).await.map_err(ServerError::from)?;
-    let daily = db::issues::daily_counts(&st.db, id, now).await.map_err(ServerError::from)?;
+    let daily = db::counts::daily(&st.db, id, now).await.map_err(ServerError::from)?;
     let facets = db::issues::facets(&st.db, id).await.map_err(ServerError::from)?;
     let project = super::brief(&grant);
     Ok(IssueDetail {

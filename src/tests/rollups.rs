@@ -163,6 +163,6 @@ async fn issue_charts_count_errors_per_hour_and_day_from_the_rollups(pool: PgPoo
     let hours = counts::hourly(&app.state.db, &[issue.get()], now).await.unwrap();
     let trend = &hours[&issue];
     assert_eq!((trend[23], trend[18], trend.iter().sum::<i64>()), (3, 2, 5), "{trend:?}");
-    let days = db::issues::daily_counts(&app.state.db, issue, now).await.unwrap();
+    let days = counts::daily(&app.state.db, issue, now).await.unwrap();
     assert_eq!((days.iter().sum::<i64>(), days[26]), (6, 1), "{days:?}");
 }

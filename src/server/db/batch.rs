@@ -165,14 +165,17 @@ pub async fn store(db: &PgPool, errors: &[NewError], email: bool) -> sqlx::Resul
     // The environments, releases and sources each issue has seen (for filtering issues), from the
     // errors this batch stored.
     let stored: std::collections::HashSet<ErrorId> = inserted.iter().map(|(_, _, id, _)| *id).collect();
+    // The errors this batch stored, each with its issue.
+    let stored_errors: Vec<(&NewError, i64)> =
+        errors.iter().copied().zip(cols.issue.iter().copied()).filter(|(e, _)| stored.contains(&e.id)).collect();
     let mut values: std::collections::BTreeSet<(i64, &str, &str)> = std::collections::BTreeSet::new();
-    for (e, issue) in errors.iter().copied().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {
-        values.insert((*issue, "source", e.source));
+    for &(e, issue) in &stored_errors {
+        values.insert((issue, "source", e.source));
         if let Some(env) = e.environment.as_deref() {
-            values.insert((*issue, "environment", env));
+            values.insert((issue, "environment", env));
         }
         if let Some(release) = e.release.as_deref() {
-            values.insert((*issue, "release", release));
+            values.insert((issue, "release", release));
         }
     }
     let (mut v_issue, mut v_key, mut v_value) = (Vec::new(), Vec::new(), Vec::new());
@@ -241,14 +244,14 @@ pub async fn store(db: &PgPool, errors: &[NewError], email: bool) -> sqlx::Resul
         // The rollups, after the update: an issue whose status it changed has had its earlier
         // counts moved by the trigger, and the new errors count under the status it has now.
         let mut deltas = super::counts::Deltas::default();
-        for (e, issue) in errors.iter().copied().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {
-            let Some(status) = status.get(issue) else {
+        for &(e, issue) in &stored_errors {
+            let Some(status) = status.get(&issue) else {
                 return Err(sqlx::Error::Protocol(format!("issue {issue} was not updated")));
             };
             deltas.add(
                 super::counts::Counted {
                     project: e.project_id.get(),
-                    issue: *issue,
+                    issue,
                     status,
                     timestamp: e.timestamp,
                     level: e.level,
@@ -274,8 +277,8 @@ pub async fn store(db: &PgPool, errors: &[NewError], email: bool) -> sqlx::Resul
                 },
             );
         }
-        for (e, issue) in errors.iter().copied().zip(&cols.issue).filter(|(e, _)| stored.contains(&e.id)) {
-            if let Some(slot) = changed.get_mut(&IssueId::new(*issue)) {
+        for &(e, issue) in &stored_errors {
+            if let Some(slot) = changed.get_mut(&IssueId::new(issue)) {
                 slot.project = e.project_id;
                 slot.events.push(e);
             }

@@ -268,11 +268,6 @@ pub async fn delete(db: &sqlx::PgPool, project: ProjectId, id: IssueId) -> sqlx:
     Ok(true)
 }
 
-/// Errors per UTC day over the 30 days up to `now`'s, oldest first (from the rollups).
-pub async fn daily_counts(db: &sqlx::PgPool, id: IssueId, now: DateTime<Utc>) -> sqlx::Result<Vec<i64>> {
-    super::counts::daily(db, id, now).await
-}
-
 /// The top five values of each tag among the issue's latest 10,000 events: environment,
 /// release, browser, os, server name, and the events' own tags (as `tag:<name>`).
 pub async fn facets(db: &sqlx::PgPool, id: IssueId) -> sqlx::Result<Vec<crate::model::TagFacet>> {
