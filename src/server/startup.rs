@@ -46,7 +46,10 @@ pub fn build_router(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(rest::method_not_allowed)
         .with_state(state);
-    Router::new().fallback_service(app).layer(axum::middleware::map_request(ingest::fold_slashes))
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::map_request(ingest::fold_slashes))
+        .layer(axum::middleware::from_fn(super::telemetry::request_span))
 }
 
 /// What `prepare` found, for the start-up banner.

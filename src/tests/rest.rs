@@ -459,3 +459,22 @@ async fn a_timestamp_far_from_its_arrival_is_stored_at_its_arrival(pool: PgPool)
         assert_eq!(e["timestamp"], e["received_at"], "{e}");
     }
 }
+
+#[sqlx::test]
+async fn every_answer_carries_a_request_id_and_a_sane_one_from_the_client_is_kept(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let own = app.get("/health").await;
+    let id = own.header("x-request-id").unwrap().to_owned();
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_ne!(app.get("/health").await.header("x-request-id"), Some(id.as_str()), "each request its own");
+    let with = |given: &'static str| {
+        axum::http::Request::get("/api/stats")
+            .header("x-api-key", crate::helpers::KEY)
+            .header("x-request-id", given)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    assert_eq!(app.send(with("deploy-42_a")).await.header("x-request-id"), Some("deploy-42_a"));
+    let replaced = app.send(with("not a token")).await;
+    assert_ne!(replaced.header("x-request-id"), Some("not a token"));
+}

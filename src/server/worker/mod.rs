@@ -273,11 +273,16 @@ pub async fn process_available(state: &AppState, consumer: &str) -> Result<usize
 }
 
 /// Stores one batch and acknowledges it; answers how many entries were handled. An entry that
-/// cannot be decoded, or whose normalising panics, goes to the dead-letter stream.
+/// cannot be decoded, or whose normalising panics, goes to the dead-letter stream. Its log lines
+/// carry the batch's id (its first entry's stream id).
 pub async fn process_batch(state: &AppState, deliveries: &[Delivery]) -> Result<usize, ServerError> {
-    if deliveries.is_empty() {
-        return Ok(0);
-    }
+    use tracing::Instrument;
+    let Some(first) = deliveries.first() else { return Ok(0) };
+    let span = tracing::info_span!("batch", batch.id = %first.stream_id, entries = deliveries.len());
+    store_batch(state, deliveries).instrument(span).await
+}
+
+async fn store_batch(state: &AppState, deliveries: &[Delivery]) -> Result<usize, ServerError> {
     let mut ids = Vec::with_capacity(deliveries.len());
     let mut errors = Vec::with_capacity(deliveries.len());
     // The queue entry of each error, to set aside whole if the database refuses the error.
