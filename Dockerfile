@@ -9,7 +9,7 @@ COPY Cargo.toml Cargo.lock ./
 RUN cargo install wasm-bindgen-cli --version \
     "$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)"
 COPY . .
-RUN cargo leptos build --release
+RUN cargo leptos build --release --precompress
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -19,6 +19,8 @@ RUN apt-get update \
  && mkdir -p /var/lib/faultline/spool && chown -R faultline /var/lib/faultline
 WORKDIR /app
 COPY --from=build /app/target/release/faultline /app/faultline
+# The hashes of the JS, WASM and CSS file names, read from beside the binary.
+COPY --from=build /app/target/release/hash.txt /app/hash.txt
 COPY --from=build /app/target/site /app/site
 ENV LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_SITE_ADDR=0.0.0.0:3000 \

@@ -24,7 +24,7 @@ export DATABASE_URL REDIS_URL CARGO_TARGET_DIR PATH FAULTLINE_SDK_PYTHON
 
 ## run: install what is missing, start PostgreSQL and Redis if needed, build (release) and serve on 127.0.0.1:3000
 run: setup services
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	LEPTOS_SITE_ROOT=target/site "$(CARGO_TARGET_DIR)/release/faultline"
 
 ## run-debug: like run, with a faster debug build

@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
 done
 
 target_dir=${CARGO_TARGET_DIR:-target}
-cargo leptos build --release
+cargo leptos build --release --precompress
 # Its own target directory: built with cargo-leptos' LEPTOS_* settings the shared one would
 # recompile the leptos crates on every run.
 cargo build --release --features ssr --bin bench --target-dir "$target_dir/bench"

@@ -11,7 +11,7 @@ use crate::ui::pages::settings::SettingsPage;
 use crate::ui::pages::users::UsersPage;
 use crate::ui::projects::{ProjectSwitcher, Projects};
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, StaticSegment};
 
@@ -24,6 +24,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <AutoReload options=options.clone() />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -59,7 +60,6 @@ pub fn App() -> impl IntoView {
         signed_in
     });
     view! {
-        <Stylesheet id="leptos" href="/pkg/faultline.css" />
         <Title text="faultline" />
         <Router>
             <header class="topbar">

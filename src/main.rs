@@ -1,4 +1,5 @@
-//! The faultline server: settings → state → migrations → worker + HTTP, until a signal.
+//! The faultline server: settings → state → migrations → worker + HTTP, until a signal; or, as
+//! `faultline doctor`, the checks of a deployment, printed.
 
 /// mimalloc returns memory to the system far better than glibc's allocator under the bursts of
 /// large, short-lived buffers that ingest and the worker make.
@@ -11,6 +12,20 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> std::process::ExitCode {
     use faultline::server::{config::Settings, startup, state::AppState, telemetry};
     use std::process::ExitCode;
+
+    let doctor = match std::env::args().nth(1).as_deref() {
+        None => false,
+        Some("doctor") => true,
+        Some("help" | "--help" | "-h") => {
+            println!("usage: faultline           serve (settings from the environment, see README)");
+            println!("       faultline doctor    check this deployment and say what is wrong");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("faultline: unknown command {other:?} (try: faultline doctor)");
+            return ExitCode::from(2);
+        }
+    };
 
     // With `MIMALLOC_ALLOW_THP` set, mimalloc follows it instead.
     let huge_pages_refused =
@@ -26,7 +41,18 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addr = conf.leptos_options.site_addr;
+    let mut leptos_options = conf.leptos_options;
+    // A release build's files carry hashes when cargo-leptos left a hash.txt beside the binary.
+    if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+        leptos_options.hash_files = faultline::server::assets::hashed(&leptos_options);
+    } else if leptos_options.hash_files && !faultline::server::assets::hashed(&leptos_options) {
+        eprintln!(
+            "faultline: LEPTOS_HASH_FILES is true but there is no {} beside the binary",
+            leptos_options.hash_file
+        );
+        return ExitCode::FAILURE;
+    }
+    let addr = leptos_options.site_addr;
     let settings = match Settings::from_env(addr) {
         Ok(s) => s,
         Err(e) => {
@@ -43,13 +69,20 @@ async fn main() -> std::process::ExitCode {
     } else {
         "from FAULTLINE_API_KEY (not shown)".to_owned()
     };
-    let state = match AppState::new(settings, conf.leptos_options) {
+    let state = match AppState::new(settings, leptos_options) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("faultline: {e}");
             return ExitCode::FAILURE;
         }
     };
+    if doctor {
+        use faultline::server::doctor;
+        let findings = doctor::examine(&state, doctor::Reach::Network).await;
+        let (text, failed) = doctor::report(&findings);
+        print!("{text}");
+        return if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+    }
     let prepared = match startup::prepare(&state).await {
         Ok(p) => p,
         Err(e) => {

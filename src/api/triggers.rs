@@ -39,6 +39,7 @@ pub async fn trigger_backend_error() -> Result<(), AppError> {
     let now = chrono::Utc::now();
     let message = format!("Backend test error: payment config invalid: {failure}");
     let entry = QueuedError {
+        format: crate::server::queue::ENTRY_FORMAT,
         id: ErrorId::generate(),
         project_id: p.id,
         received_at: now,

@@ -101,6 +101,9 @@ pub struct Settings {
     pub min_free_disk: ByteSize,
     /// How often retention and the budget run (`FAULTLINE_RETENTION_INTERVAL_SECS`).
     pub retention_interval: Duration,
+    /// `FAULTLINE_METRICS_TOKEN` (unset: `GET /metrics` answers 404): the bearer token Prometheus
+    /// sends to read the metrics.
+    pub metrics_token: Option<Secret>,
 }
 
 /// A number of bytes, written as `20GB`, `512MiB`, `1500000` (k, M, G, T as powers of 1000; Ki,
@@ -228,6 +231,7 @@ impl Settings {
                 .filter(|d| *d > 0),
             min_free_disk: parsed("FAULTLINE_MIN_FREE_DISK", ByteSize(1 << 30))?,
             retention_interval: Duration::from_secs(parsed::<u64>("FAULTLINE_RETENTION_INTERVAL_SECS", 300)?.max(1)),
+            metrics_token: std::env::var("FAULTLINE_METRICS_TOKEN").ok().filter(|t| !t.trim().is_empty()).map(Secret),
         })
     }
 
@@ -271,6 +275,7 @@ impl Settings {
             resolved_issue_days: None,
             min_free_disk: ByteSize(0),
             retention_interval: Duration::from_secs(300),
+            metrics_token: None,
         }
     }
 }

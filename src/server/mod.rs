@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod assets;
 pub mod audit;
 pub mod auth_failures;
 pub mod cache;
@@ -10,11 +11,13 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod detail;
+pub mod doctor;
 pub mod error;
 pub mod ingest;
 pub mod intake;
 pub mod keys;
 pub mod live;
+pub mod metrics;
 pub mod process;
 pub mod projects;
 pub mod queue;

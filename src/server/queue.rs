@@ -20,9 +20,24 @@ const GROUP: &str = "workers";
 /// The stream field holding the JSON entry.
 const FIELD: &str = "e";
 
+/// The format of the entries this build writes, in each entry's `v`. Entries without `v` are
+/// format 1 (`{"api": …}` or `{"sentry": …}`); the first releases queued a bare `QueuedError`
+/// (format 0). Every worker reads every earlier format; a change that adds a field keeps the
+/// format (older workers ignore the field), one that older workers could not read raises it, and
+/// they then leave such entries to the newer workers (see `worker`).
+pub const ENTRY_FORMAT: u32 = 2;
+
+/// The format of an entry written without `v`.
+const fn format_one() -> u32 {
+    1
+}
+
 /// What ingest puts on the stream: an error already validated and given its id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QueuedError {
+    /// The entry's format (`ENTRY_FORMAT` when this build wrote it).
+    #[serde(rename = "v", default = "format_one")]
+    pub format: u32,
     pub id: ErrorId,
     pub project_id: ProjectId,
     pub received_at: DateTime<Utc>,
@@ -43,6 +58,8 @@ pub struct QueuedError {
 /// A Sentry event as an SDK sent it (the `event` item's JSON), with what ingest knew.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct QueuedEvent {
+    #[serde(rename = "v", default = "format_one")]
+    pub format: u32,
     pub id: ErrorId,
     pub project_id: ProjectId,
     pub received_at: DateTime<Utc>,
@@ -56,6 +73,9 @@ pub struct QueuedEvent {
 /// What ingest knew about a Sentry event, queued in front of the event's own JSON.
 #[derive(Debug, Serialize)]
 pub struct EventMeta {
+    /// `ENTRY_FORMAT`.
+    #[serde(rename = "v")]
+    pub format: u32,
     pub id: ErrorId,
     pub project_id: ProjectId,
     pub received_at: DateTime<Utc>,
@@ -86,10 +106,47 @@ pub enum QueuedEntry {
     Sentry(QueuedEvent),
 }
 
+impl QueuedEntry {
+    /// The format the entry was written in.
+    pub fn format(&self) -> u32 {
+        match self {
+            Self::Api(e) => e.format,
+            Self::Sentry(e) => e.format,
+        }
+    }
+
+    /// Decodes an entry of any format (a bare `QueuedError` of the first releases included).
+    pub fn decode(raw: &[u8]) -> Result<Self, serde_json::Error> {
+        match serde_json::from_slice::<Self>(raw) {
+            Ok(entry) => Ok(entry),
+            Err(e) => serde_json::from_slice::<QueuedError>(raw)
+                .map(|q| Self::Api(QueuedError { format: 0, ..q }))
+                .map_err(|_| e),
+        }
+    }
+}
+
 impl From<QueuedError> for QueuedEntry {
     fn from(e: QueuedError) -> Self {
         Self::Api(e)
     }
+}
+
+/// What Redis says about itself.
+#[derive(Clone, Debug)]
+pub struct RedisFacts {
+    pub version: Option<String>,
+    /// `None` when Redis will not say (`CONFIG` disabled, as on some managed services).
+    pub persistence: Option<Persistence>,
+}
+
+/// How Redis keeps its data on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Persistence {
+    /// `appendonly yes`: every write is logged, so a restart loses at most the last second.
+    pub append_only: bool,
+    /// RDB save points: a restart loses what came since the last snapshot.
+    pub snapshots: bool,
 }
 
 /// One entry handed to a worker, still encoded: the worker decodes it (and sets aside what it cannot).
@@ -377,18 +434,34 @@ impl Queue {
         Ok(())
     }
 
-    /// Whether Redis keeps its data on disk (AOF, or RDB save points); `None` when it will not
-    /// say (`CONFIG` disabled, as on some managed services).
-    pub async fn persistent(&self) -> Result<Option<bool>, ServerError> {
+    /// Redis's version and how it keeps its data on disk.
+    pub async fn redis_facts(&self) -> Result<RedisFacts, ServerError> {
         let mut conn = self.conn().await?;
+        let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await?;
+        let version = info.lines().find_map(|l| l.strip_prefix("redis_version:")).map(|v| v.trim().to_owned());
         let config = |name: &'static str| redis::cmd("CONFIG").arg("GET").arg(name).clone();
         let aof: redis::RedisResult<Vec<String>> = config("appendonly").query_async(&mut conn).await;
         let save: redis::RedisResult<Vec<String>> = config("save").query_async(&mut conn).await;
-        Ok(match (aof, save) {
-            (Ok(aof), Ok(save)) => {
-                Some(aof.get(1).is_some_and(|v| v == "yes") || save.get(1).is_some_and(|v| !v.trim().is_empty()))
-            }
+        let persistence = match (aof, save) {
+            (Ok(aof), Ok(save)) => Some(Persistence {
+                append_only: aof.get(1).is_some_and(|v| v == "yes"),
+                snapshots: save.get(1).is_some_and(|v| !v.trim().is_empty()),
+            }),
             _ => None,
+        };
+        Ok(RedisFacts { version, persistence })
+    }
+
+    /// Entries a worker has read and not yet acknowledged.
+    pub async fn pending(&self) -> Result<u64, ServerError> {
+        let mut conn = self.conn().await?;
+        let reply: Value = redis::cmd("XPENDING").arg(&self.stream).arg(GROUP).query_async(&mut conn).await?;
+        Ok(match reply {
+            Value::Array(parts) => match parts.first() {
+                Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+                _ => 0,
+            },
+            _ => 0,
         })
     }
 
@@ -444,6 +517,7 @@ mod tests {
     #[test]
     fn encoded_event_decodes_as_a_sentry_entry_with_the_event_unchanged() {
         let meta = EventMeta {
+            format: ENTRY_FORMAT,
             id: ErrorId::generate(),
             project_id: ProjectId::new(7),
             received_at: Utc::now(),

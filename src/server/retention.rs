@@ -32,7 +32,8 @@ impl Storage {
         self.refusing.read().map_or(None, |r| r.clone())
     }
 
-    fn set_refusing(&self, why: Option<String>) {
+    /// Sets why ingest refuses events (`None`: it accepts them); the room check calls it.
+    pub fn set_refusing(&self, why: Option<String>) {
         if let Ok(mut r) = self.refusing.write() {
             if *r != why {
                 match &why {
@@ -113,7 +114,8 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<Sweep, Server
     let longest = own.iter().filter_map(|(_, d)| u32::try_from(*d).ok()).fold(s.retention_days, u32::max);
     let cutoff = (now - TimeDelta::days(i64::from(longest))).date_naive();
     for p in storage::partitions(db).await?.iter().filter(|p| p.day < cutoff) {
-        storage::drop_partition(db, p, RemovalReason::Retention).await?;
+        let n = storage::drop_partition(db, p, RemovalReason::Retention).await?;
+        state.metrics.removed(RemovalReason::Retention.as_str(), n);
         out.expired_days.push(p.day);
     }
 
@@ -129,6 +131,7 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<Sweep, Server
             let n = remove_all(db, Rows::Before(project, before), i64::MAX).await?;
             if n > 0 {
                 storage::log(db, RemovalReason::Project, Some(project), n, 0).await?;
+                state.metrics.removed(RemovalReason::Project.as_str(), n);
                 out.rows += n;
             }
         }
@@ -146,6 +149,7 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<Sweep, Server
         }
         for (project, n) in by_project {
             storage::log(db, RemovalReason::Limit, Some(project), n, 0).await?;
+            state.metrics.removed(RemovalReason::Limit.as_str(), n);
         }
         if let Ok(mut l) = state.storage.limits_checked.lock() {
             // A little overlap, for issues whose errors were being stored while we looked.
@@ -159,13 +163,15 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<Sweep, Server
         while storage::database_size(db).await? > max {
             let parts = storage::partitions(db).await?;
             let Some(oldest) = parts.iter().find(|p| p.day < today) else { break };
-            storage::drop_partition(db, oldest, RemovalReason::Budget).await?;
+            let n = storage::drop_partition(db, oldest, RemovalReason::Budget).await?;
+            state.metrics.removed(RemovalReason::Budget.as_str(), n);
             out.budget_days.push(oldest.day);
         }
     }
     // Resolved issues whose errors have all gone, unseen for long enough, go last.
     if let Some(days) = s.resolved_issue_days {
         out.issues = storage::age_out_resolved(db, now - TimeDelta::days(i64::from(days))).await?;
+        state.metrics.removed_issues(out.issues);
     }
     storage::prune_removals(db, now - TimeDelta::days(90)).await?;
     check(state).await?;

@@ -43,8 +43,11 @@ pub fn build_router(state: AppState) -> Router {
         .merge(rest::router())
         .merge(ingest::router())
         .merge(dashboard)
+        .route("/metrics", axum::routing::get(super::metrics::scrape))
         .fallback(fallback)
         .method_not_allowed_fallback(rest::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), super::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), super::assets::cache_headers))
         .with_state(state);
     Router::new()
         .fallback_service(app)
@@ -203,6 +206,7 @@ pub async fn serve_until(
         let (state, stop) = (state.clone(), shutdown.subscribe());
         tokio::spawn(super::worker::supervise("retention", move || super::retention::run(state.clone(), stop.clone())));
     }
+    tokio::spawn(super::doctor::watch(state.clone(), shutdown.subscribe()));
     tokio::spawn(state.live.clone().run(
         state.settings.redis_url.expose().to_owned(),
         state.updates_channel(),

@@ -40,6 +40,10 @@ pub struct AppState {
     pub alerts: super::alerts::Alerts,
     /// Whether the database can take more (retention's check; ingest and `/health` read it).
     pub storage: Arc<super::retention::Storage>,
+    /// The last check of the public URL and the SMTP relay (listed by `/health`).
+    pub reachability: Arc<super::doctor::Reachability>,
+    /// What this process counts for `GET /metrics`.
+    pub metrics: Arc<super::metrics::Metrics>,
     /// What this process's workers are doing (shown by `/health`).
     pub workers: Arc<WorkerStats>,
     /// Turns true once the process begins to shut down: streams end, workers finish.
@@ -126,6 +130,8 @@ impl AppState {
             live: super::live::hub::LiveHub::default(),
             alerts: super::alerts::Alerts::new(&settings)?,
             workers: Arc::default(),
+            metrics: Arc::default(),
+            reachability: Arc::default(),
             storage: Arc::default(),
             shutdown: Shutdown::default(),
             leptos_options,

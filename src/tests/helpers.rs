@@ -236,6 +236,7 @@ impl TestApp {
     /// A REST error for the default project, as ingest would queue it.
     pub fn queued(&self, message: &str) -> faultline::server::queue::QueuedError {
         faultline::server::queue::QueuedError {
+            format: faultline::server::queue::ENTRY_FORMAT,
             id: faultline::model::ErrorId::generate(),
             project_id: self.project,
             received_at: chrono::Utc::now(),

@@ -4,12 +4,15 @@
 
 mod accounts;
 mod alerts;
+mod assets;
 mod dashboard;
+mod doctor;
 mod faults;
 mod health;
 mod helpers;
 mod ignore;
 mod ingest;
+mod metrics;
 mod openapi;
 mod overload;
 mod pipeline;
@@ -18,6 +21,7 @@ mod projects;
 mod receivers;
 mod rest;
 mod retention;
+mod rolling;
 mod rollups;
 mod sdk;
 /// The bench's seeder, for tests that need a large project.
@@ -28,4 +32,5 @@ mod shutdown;
 mod signin;
 mod spool;
 mod tokens;
+mod upgrade;
 mod users;

@@ -28,7 +28,7 @@ impl Drop for ServerProcess {
 
 /// The test database's URL: `DATABASE_URL` (which `#[sqlx::test]` creates databases from) with
 /// this test's database name.
-fn database_url(pool: &PgPool) -> String {
+pub fn database_url(pool: &PgPool) -> String {
     let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/faultline".into());
     let db = pool.connect_options().get_database().unwrap().to_owned();
     let root = base.split('?').next().unwrap().rsplit_once('/').unwrap().0.to_owned();

@@ -52,6 +52,15 @@ impl Mailer {
         Ok(Self { transport: builder.build(), from })
     }
 
+    /// Whether the relay answers (a connection and SMTP `NOOP`, with the configured TLS and login).
+    pub async fn check(&self) -> Result<(), String> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the relay did not answer NOOP".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Sends one email to `to`.
     pub async fn send(&self, to: &str, mail: &Outgoing<'_>) -> Result<String, SendError> {
         let to: Mailbox =

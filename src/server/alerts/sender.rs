@@ -9,6 +9,7 @@ use super::{email, sign};
 use crate::model::{ChannelKind, TestOutcome, Trigger};
 use crate::server::db::alerts::{self as db, Taken, Try, Verdict};
 use crate::server::error::ServerError;
+use crate::server::metrics::DeliveryOutcome;
 use crate::server::state::AppState;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -192,6 +193,12 @@ pub async fn deliver(state: &AppState, t: Taken) -> Result<TestOutcome, ServerEr
         db::hold_channel(&mut *tx, t.channel_id, until).await?;
     }
     tx.commit().await?;
+    let outcome = match &verdict {
+        Verdict::Delivered => DeliveryOutcome::Delivered,
+        Verdict::Retry(_) => DeliveryOutcome::Retry,
+        Verdict::Failed { .. } => DeliveryOutcome::Failed,
+    };
+    state.metrics.delivery(kind.as_str(), outcome, started.elapsed());
     match &verdict {
         Verdict::Delivered => tracing::info!(delivery = %t.id, channel = t.channel_id, latency_ms, "alert delivered"),
         Verdict::Retry(at) => {

@@ -17,23 +17,25 @@ pub fn new_token() -> Result<String, crate::server::error::ServerError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+fn page(options: &leptos::config::LeptosOptions, status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t} · faultline</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/faultline.css\"></head><body><main class=\"page narrow\">\
+         <link rel=\"stylesheet\" href=\"{css}\"></head><body><main class=\"page narrow\">\
          <h1>{t}</h1>{body}</main></body></html>",
-        t = super::render::html_escape(title)
+        t = super::render::html_escape(title),
+        css = crate::server::assets::css_href(options)
     );
     (status, Html(html)).into_response()
 }
 
-fn unknown() -> Response {
-    page(StatusCode::NOT_FOUND, "Link not valid", "<p>This unsubscribe link is not valid (any more).</p>")
+fn unknown(options: &leptos::config::LeptosOptions) -> Response {
+    page(options, StatusCode::NOT_FOUND, "Link not valid", "<p>This unsubscribe link is not valid (any more).</p>")
 }
 
 pub async fn ask(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match db::unsubscribe_target(&state.db, &token).await {
         Ok(Some((_, _, email, project))) => page(
+            &state.leptos_options,
             StatusCode::OK,
             "Unsubscribe",
             &format!(
@@ -43,10 +45,15 @@ pub async fn ask(State(state): State<AppState>, Path(token): Path<String>) -> Re
                 super::render::html_escape(&email)
             ),
         ),
-        Ok(None) => unknown(),
+        Ok(None) => unknown(&state.leptos_options),
         Err(e) => {
             tracing::error!(error = %e, "unsubscribe lookup failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, "Try again", "<p>The server cannot answer right now.</p>")
+            page(
+                &state.leptos_options,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "<p>The server cannot answer right now.</p>",
+            )
         }
     }
 }
@@ -54,19 +61,30 @@ pub async fn ask(State(state): State<AppState>, Path(token): Path<String>) -> Re
 pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let target = match db::unsubscribe_target(&state.db, &token).await {
         Ok(Some(t)) => t,
-        Ok(None) => return unknown(),
+        Ok(None) => return unknown(&state.leptos_options),
         Err(e) => {
             tracing::error!(error = %e, "unsubscribe lookup failed");
-            return page(StatusCode::SERVICE_UNAVAILABLE, "Try again", "<p>The server cannot answer right now.</p>");
+            return page(
+                &state.leptos_options,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "<p>The server cannot answer right now.</p>",
+            );
         }
     };
     let (user, project, email, name) = target;
     if let Err(e) = db::set_email_mode(&state.db, user, project, EmailMode::None).await {
         tracing::error!(error = %e, "unsubscribe failed");
-        return page(StatusCode::SERVICE_UNAVAILABLE, "Try again", "<p>The server cannot answer right now.</p>");
+        return page(
+            &state.leptos_options,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again",
+            "<p>The server cannot answer right now.</p>",
+        );
     }
     crate::server::audit::record(&state, Err(&email), "alerts.unsubscribe", Some(project), &name, None).await;
     page(
+        &state.leptos_options,
         StatusCode::OK,
         "Unsubscribed",
         &format!(

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod batch;
 pub mod counts;
+pub mod deployment;
 pub mod errors;
 pub mod issues;
 pub mod links;

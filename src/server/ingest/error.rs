@@ -126,6 +126,7 @@ impl IntoResponse for IngestError {
         let code = self.code();
         let body = serde_json::json!({"error": {"code": code, "message": message}, "detail": message});
         let mut res = (status, Json(body)).into_response();
+        res.extensions_mut().insert(crate::server::metrics::Refusal(code));
         if let Ok(v) = HeaderValue::from_str(&message) {
             res.headers_mut().insert("x-sentry-error", v);
         }

@@ -10,6 +10,7 @@ use crate::model::{ErrorId, ProjectId, ProjectKey};
 use crate::server::auth_failures::ClientAddr;
 use crate::server::error::ServerError;
 use crate::server::intake;
+use crate::server::metrics::Endpoint;
 use crate::server::queue::{EventMeta, encode_event};
 use crate::server::state::AppState;
 use axum::Json;
@@ -203,7 +204,9 @@ async fn finish_envelope(
         return Err(IngestError::ConflictingKeys);
     }
     let id = match &prepared.event {
-        Some((payload, head)) => Some(accept_event(state, project, prepared.header_id, payload, head).await?),
+        Some((payload, head)) => {
+            Some(accept_event(state, Endpoint::Envelope, project, prepared.header_id, payload, head).await?)
+        }
         None => prepared.header_id,
     };
     drop(reservation);
@@ -242,7 +245,7 @@ pub async fn store(
         Ok((body, head))
     })
     .await?;
-    let id = accept_event(&state, project, None, &body, &head).await?;
+    let id = accept_event(&state, Endpoint::Store, project, None, &body, &head).await?;
     drop((reservation, decoded));
     Ok(Json(json!({ "id": id.simple().to_string() })))
 }
@@ -251,6 +254,7 @@ pub async fn store(
 /// limits, and queues it. Transactions are accepted and dropped.
 async fn accept_event(
     state: &AppState,
+    endpoint: Endpoint,
     project: ProjectId,
     header_id: Option<Uuid>,
     payload: &[u8],
@@ -271,8 +275,15 @@ async fn accept_event(
     }
     check_rate_limit(state, project).await?;
     intake::check_room(state).await?;
-    let meta = EventMeta { id: ErrorId::generate(), project_id: project, received_at: Utc::now(), event_id };
+    let meta = EventMeta {
+        format: crate::server::queue::ENTRY_FORMAT,
+        id: ErrorId::generate(),
+        project_id: project,
+        received_at: Utc::now(),
+        event_id,
+    };
     intake::hand_over(state, encode_event(&meta, payload)?).await?;
+    state.metrics.accepted(endpoint);
     Ok(event_id)
 }
 

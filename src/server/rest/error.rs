@@ -120,6 +120,7 @@ impl IntoResponse for ApiError {
         }
         let body = serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
         let mut res = (status, Json(body)).into_response();
+        res.extensions_mut().insert(crate::server::metrics::Refusal(self.code()));
         match self {
             Self::Overloaded => {
                 res.headers_mut().insert(axum::http::header::RETRY_AFTER, 1.into());

@@ -33,6 +33,7 @@ pub async fn create(
     let received_at = Utc::now();
     let input = validate(value, received_at)?;
     let entry = QueuedError {
+        format: crate::server::queue::ENTRY_FORMAT,
         id: ErrorId::generate(),
         project_id: project,
         received_at,
@@ -50,6 +51,7 @@ pub async fn create(
     };
     let id = entry.id;
     intake::hand_over_entry(&state, &QueuedEntry::Api(entry)).await?;
+    state.metrics.accepted(crate::server::metrics::Endpoint::Rest);
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))).into_response())
 }
 

@@ -3,10 +3,15 @@
 //!
 //! Answers 503 when a service is down, when a process meant to run workers has none running, or
 //! when the oldest entry not yet stored has waited longer than `FAULTLINE_HEALTH_MAX_QUEUE_AGE_SECS`.
-//! Warns (without a 503) when Redis keeps nothing on disk, so a Redis restart would lose the queue,
-//! and while this instance's spool holds entries for Redis; a full spool is a problem (503).
+//! Warns (without a 503) while this instance's spool holds entries for Redis (a full spool is a
+//! problem: 503), and with every warning of `faultline doctor` (`checks` lists them all: the local
+//! ones made now, the public URL and SMTP relay as last checked, every ten minutes).
+//!
+//! `GET /health/live` only says the process answers HTTP (for liveness probes, and the doctor's
+//! check of the public URL).
 
 use crate::server::db;
+use crate::server::doctor::{self, Reach, Severity};
 use crate::server::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -20,12 +25,13 @@ use std::time::Duration;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn get(State(state): State<AppState>) -> Response {
-    let (pg, depth, oldest, persistent) = tokio::join!(
+    let (pg, depth, oldest, mut checks) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, db::ping(&state.db)),
         tokio::time::timeout(CHECK_TIMEOUT, state.queue.depth()),
         tokio::time::timeout(CHECK_TIMEOUT, state.queue.oldest_age()),
-        tokio::time::timeout(CHECK_TIMEOUT, state.queue.persistent()),
+        doctor::examine(&state, Reach::Local),
     );
+    checks.extend(state.reachability.get());
     let pg_ok = matches!(pg, Ok(Ok(())));
     let depth = match depth {
         Ok(Ok(n)) => Some(n),
@@ -62,11 +68,8 @@ pub async fn get(State(state): State<AppState>) -> Response {
             warnings.push(format!("{} entries wait in this instance's spool for Redis", load.entries));
         }
     }
-    if matches!(persistent, Ok(Ok(Some(false)))) {
-        warnings.push(
-            "redis keeps nothing on disk (appendonly no, no save points): a Redis restart loses what is queued".into(),
-        );
-    }
+    // The doctor's problems (a service down, a full disk) are answered above; its warnings join in.
+    warnings.extend(checks.iter().filter(|c| c.severity == Severity::Warning).map(|c| c.message.clone()));
     let word = |ok: bool| if ok { "ok" } else { "down" };
     let healthy = problems.is_empty();
     let body = json!({
@@ -82,7 +85,13 @@ pub async fn get(State(state): State<AppState>) -> Response {
         },
         "problems": problems,
         "warnings": warnings,
+        "checks": checks,
     });
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
+}
+
+/// `GET /health/live`: the process answers HTTP; nothing else is checked.
+pub async fn live() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "service": "faultline"}))
 }

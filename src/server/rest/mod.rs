@@ -39,6 +39,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::get))
+        .route("/health/live", get(health::live))
         .route("/api/openapi.json", get(openapi))
         .route("/api/errors", get(errors::list).post(errors::create))
         .route("/api/errors/{id}", get(errors::get).delete(errors::delete))

@@ -22,7 +22,7 @@ pub mod text;
 
 use super::db::batch::{self, NewError, StoredBatch};
 use super::error::ServerError;
-use super::queue::{Delivery, QueuedEntry, QueuedError, QueuedEvent};
+use super::queue::{Delivery, ENTRY_FORMAT, QueuedEntry, QueuedError, QueuedEvent};
 use super::state::AppState;
 use crate::model::{LiveUpdate, ProjectId};
 use futures_util::FutureExt;
@@ -279,9 +279,13 @@ pub async fn process_batch(state: &AppState, deliveries: &[Delivery]) -> Result<
     use tracing::Instrument;
     let Some(first) = deliveries.first() else { return Ok(0) };
     let span = tracing::info_span!("batch", batch.id = %first.stream_id, entries = deliveries.len());
-    store_batch(state, deliveries).instrument(span).await
+    let started = std::time::Instant::now();
+    let stored = store_batch(state, deliveries).instrument(span).await?;
+    state.metrics.batch(deliveries.len(), stored, started.elapsed());
+    Ok(deliveries.len())
 }
 
+/// Stores and acknowledges the batch; answers how many errors it stored.
 async fn store_batch(state: &AppState, deliveries: &[Delivery]) -> Result<usize, ServerError> {
     let mut ids = Vec::with_capacity(deliveries.len());
     let mut errors = Vec::with_capacity(deliveries.len());
@@ -290,16 +294,24 @@ async fn store_batch(state: &AppState, deliveries: &[Delivery]) -> Result<usize,
     let mut set_aside: Vec<(&[u8], String)> = Vec::new();
     for d in deliveries {
         let raw = d.raw.as_deref().unwrap_or_default();
-        ids.push(d.stream_id.clone());
         if d.raw.is_none() {
+            ids.push(d.stream_id.clone());
             tracing::warn!(stream.id = %d.stream_id, "queue entry without payload skipped");
             continue;
         }
-        match std::panic::catch_unwind(|| to_row(raw)) {
-            Ok(Ok(error)) => {
+        let row = std::panic::catch_unwind(|| to_row(raw));
+        if let Ok(Ok(Row::Newer(format))) = row {
+            // Not acknowledged: a newer worker claims it once it has been idle for the claim time.
+            tracing::warn!(stream.id = %d.stream_id, format, "entry written by a newer faultline left for a newer worker");
+            continue;
+        }
+        ids.push(d.stream_id.clone());
+        match row {
+            Ok(Ok(Row::Error(error))) => {
                 errors.push(error);
                 raws.push(raw);
             }
+            Ok(Ok(Row::Newer(_))) => {}
             Ok(Err(e)) => {
                 tracing::error!(stream.id = %d.stream_id, error = %e, "undecodable queue entry set aside");
                 set_aside.push((raw, e.to_string()));
@@ -337,7 +349,7 @@ async fn store_batch(state: &AppState, deliveries: &[Delivery]) -> Result<usize,
     publish(state, &stored).await;
     state.workers.processed.fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
     tracing::debug!(entries = ids.len(), stored = stored.inserted.len(), "batch stored");
-    Ok(ids.len())
+    Ok(stored.inserted.len())
 }
 
 /// Stores a batch, at once again (three tries in all) when PostgreSQL aborted it in a conflict with
@@ -396,12 +408,24 @@ async fn publish(state: &AppState, stored: &StoredBatch) {
     }
 }
 
-/// Decodes one queue entry into the row to store.
-fn to_row(raw: &[u8]) -> Result<NewError, serde_json::Error> {
-    Ok(match serde_json::from_slice::<QueuedEntry>(raw)? {
+/// A decoded queue entry.
+#[expect(clippy::large_enum_variant, reason = "each row moves into the batch at once; no boxing per event")]
+enum Row {
+    Error(NewError),
+    /// Written by a newer faultline in a format this one cannot read: left for a newer worker.
+    Newer(u32),
+}
+
+/// Decodes one queue entry (of any earlier format) into the row to store.
+fn to_row(raw: &[u8]) -> Result<Row, serde_json::Error> {
+    let entry = QueuedEntry::decode(raw)?;
+    if entry.format() > ENTRY_FORMAT {
+        return Ok(Row::Newer(entry.format()));
+    }
+    Ok(Row::Error(match entry {
         QueuedEntry::Api(error) => to_new_error(error),
         QueuedEntry::Sentry(event) => sentry_to_new_error(event, raw),
-    })
+    }))
 }
 
 /// Normalises a queued Sentry event (`raw` is its whole queue entry) into a row to store,
