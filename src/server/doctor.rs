@@ -396,19 +396,43 @@ pub fn report(findings: &[Finding]) -> (String, bool) {
     (text, problems > 0)
 }
 
-/// The findings of the last network check, kept for `/health` (refreshed every few minutes).
-#[derive(Default)]
-pub struct Reachability(std::sync::Mutex<Vec<Finding>>);
+/// How long `/health` reuses the local checks (load balancers ask every few seconds).
+const LOCAL_FRESH: Duration = Duration::from_secs(15);
 
-impl Reachability {
-    pub fn set(&self, findings: Vec<Finding>) {
-        if let Ok(mut f) = self.0.lock() {
-            *f = findings;
-        }
+/// The checks `/health` shows: the local ones, made again when older than 15 s, and those of the
+/// public URL and SMTP relay, made every ten minutes by `watch`.
+#[derive(Default)]
+pub struct Checks {
+    local: std::sync::Mutex<Option<(std::time::Instant, Vec<Finding>)>>,
+    network: std::sync::Mutex<Vec<Finding>>,
+}
+
+impl Checks {
+    /// Every finding for `/health`.
+    pub async fn for_health(&self, state: &AppState) -> Vec<Finding> {
+        let cached = self
+            .local
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().filter(|(at, _)| at.elapsed() < LOCAL_FRESH).map(|(_, f)| f.clone()));
+        let mut all = match cached {
+            Some(f) => f,
+            None => {
+                let f = examine(state, Reach::Local).await;
+                if let Ok(mut l) = self.local.lock() {
+                    *l = Some((std::time::Instant::now(), f.clone()));
+                }
+                f
+            }
+        };
+        all.extend(self.network.lock().map(|n| n.clone()).unwrap_or_default());
+        all
     }
 
-    pub fn get(&self) -> Vec<Finding> {
-        self.0.lock().map(|f| f.clone()).unwrap_or_default()
+    fn set_network(&self, findings: Vec<Finding>) {
+        if let Ok(mut n) = self.network.lock() {
+            *n = findings;
+        }
     }
 }
 
@@ -424,7 +448,7 @@ pub async fn watch(state: AppState, mut shutdown: tokio::sync::watch::Receiver<b
             _ = shutdown.changed() => return,
         }
         let found = vec![public_url_reachable(&state.settings.public_url).await, smtp(&state).await];
-        state.reachability.set(found);
+        state.checks.set_network(found);
         wait = REACH_INTERVAL;
     }
 }

@@ -174,110 +174,87 @@ impl Default for Metrics {
     }
 }
 
+/// Registers a new metric (no unit) and answers it.
+fn add<M: prometheus_client::registry::Metric + Clone + Default>(r: &mut Registry, name: &str, help: &str) -> M {
+    let metric = M::default();
+    r.register(name, help, metric.clone());
+    metric
+}
+
+/// Registers `metric`, measured in seconds, and answers it.
+fn add_in<M: prometheus_client::registry::Metric + Clone>(r: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    r.register_with_unit(name, help, Unit::Seconds, metric.clone());
+    metric
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let mut r = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        r.register(
-            "faultline_http_requests",
-            "HTTP requests answered, by matched route, method and status",
-            requests.clone(),
-        );
-        let request_duration: Histograms<RouteLabel> = Family::new_with_constructor(request_buckets);
-        r.register_with_unit(
+        let requests =
+            add(&mut r, "faultline_http_requests", "HTTP requests answered, by matched route, method and status");
+        let request_duration = add_in(
+            &mut r,
             "faultline_http_request_duration",
             "Time to answer an HTTP request, by matched route",
-            Unit::Seconds,
-            request_duration.clone(),
+            Family::new_with_constructor(request_buckets as fn() -> Histogram),
         );
-        let accepted = Family::<EndpointLabel, Counter>::default();
-        r.register("faultline_events_accepted", "Events queued, by the endpoint they came in at", accepted.clone());
-        let rejected = Family::<ReasonLabel, Counter>::default();
-        r.register(
+        let accepted = add(&mut r, "faultline_events_accepted", "Events queued, by the endpoint they came in at");
+        let rejected = add(
+            &mut r,
             "faultline_events_rejected",
             "Event requests refused as invalid, unauthorised or too large, or while a service was down, by reason",
-            rejected.clone(),
         );
-        let throttled = Family::<ReasonLabel, Counter>::default();
-        r.register(
+        let throttled = add(
+            &mut r,
             "faultline_events_rate_limited",
             "Event requests answered 429 or 503 to slow the sender (rate limit, full queue, spool or database, overload), by reason",
-            throttled.clone(),
         );
-        let stored = Counter::default();
-        r.register("faultline_events_stored", "Errors the worker stored in PostgreSQL", stored.clone());
+        let stored = add(&mut r, "faultline_events_stored", "Errors the worker stored in PostgreSQL");
         let batch_entries = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         r.register("faultline_worker_batch_entries", "Queue entries per stored batch", batch_entries.clone());
-        let batch_duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
-        r.register_with_unit(
+        let batch_duration = add_in(
+            &mut r,
             "faultline_worker_batch_duration",
             "Time to store and acknowledge one batch",
-            Unit::Seconds,
-            batch_duration.clone(),
+            Histogram::new(exponential_buckets(0.001, 2.0, 15)),
         );
-        let deliveries = Family::<DeliveryLabels, Counter>::default();
-        r.register(
-            "faultline_alert_deliveries",
-            "Alert delivery attempts, by channel kind and outcome",
-            deliveries.clone(),
-        );
-        let delivery_duration: Histograms<ChannelLabel> = Family::new_with_constructor(delivery_buckets);
-        r.register_with_unit(
+        let deliveries =
+            add(&mut r, "faultline_alert_deliveries", "Alert delivery attempts, by channel kind and outcome");
+        let delivery_duration = add_in(
+            &mut r,
             "faultline_alert_delivery_duration",
             "Time a receiver took to answer a delivery, by channel kind",
-            Unit::Seconds,
-            delivery_duration.clone(),
+            Family::new_with_constructor(delivery_buckets as fn() -> Histogram),
         );
-        let removed_errors = Family::<ReasonLabel, Counter>::default();
-        r.register(
+        let removed_errors = add(
+            &mut r,
             "faultline_retention_removed_errors",
             "Stored errors removed by retention, the per-issue limit or the storage budget, by reason",
-            removed_errors.clone(),
         );
-        let removed_issues = Counter::default();
-        r.register(
+        let removed_issues = add(
+            &mut r,
             "faultline_retention_removed_issues",
             "Resolved issues aged out (FAULTLINE_RESOLVED_ISSUE_DAYS)",
-            removed_issues.clone(),
         );
-        let up = Family::<ServiceLabel, Gauge>::default();
-        r.register(
-            "faultline_service_up",
-            "Whether PostgreSQL and Redis answered at this scrape (1) or not (0)",
-            up.clone(),
-        );
-        let queue_length = Gauge::default();
-        r.register(
-            "faultline_queue_length",
-            "Entries on the queue not yet stored (waiting or being stored)",
-            queue_length.clone(),
-        );
-        let queue_pending = Gauge::default();
-        r.register(
-            "faultline_queue_pending",
-            "Entries a worker has taken and not yet acknowledged",
-            queue_pending.clone(),
-        );
-        let queue_oldest = Gauge::<f64, AtomicU64>::default();
-        r.register_with_unit(
+        let up =
+            add(&mut r, "faultline_service_up", "Whether PostgreSQL and Redis answered at this scrape (1) or not (0)");
+        let queue_length =
+            add(&mut r, "faultline_queue_length", "Entries on the queue not yet stored (waiting or being stored)");
+        let queue_pending =
+            add(&mut r, "faultline_queue_pending", "Entries a worker has taken and not yet acknowledged");
+        let queue_oldest = add_in(
+            &mut r,
             "faultline_queue_oldest_age",
             "Age of the oldest entry not yet stored (0 when the queue is empty)",
-            Unit::Seconds,
-            queue_oldest.clone(),
+            Gauge::<f64, AtomicU64>::default(),
         );
-        let db_connections = Family::<StateLabel, Gauge>::default();
-        r.register(
-            "faultline_db_pool_connections",
-            "PostgreSQL connections of this process, in use or idle",
-            db_connections.clone(),
-        );
-        let db_max = Gauge::default();
-        r.register("faultline_db_pool_max_connections", "FAULTLINE_DB_MAX_CONNECTIONS", db_max.clone());
-        let redis_connections = Family::<StateLabel, Gauge>::default();
-        r.register(
+        let db_connections =
+            add(&mut r, "faultline_db_pool_connections", "PostgreSQL connections of this process, in use or idle");
+        let db_max = add(&mut r, "faultline_db_pool_max_connections", "FAULTLINE_DB_MAX_CONNECTIONS");
+        let redis_connections = add(
+            &mut r,
             "faultline_redis_pool_connections",
             "Redis pool connections in use and idle, and requests waiting for one",
-            redis_connections.clone(),
         );
         let memory = Gauge::default();
         r.register_with_unit("process_resident_memory", "Resident memory of this process", Unit::Bytes, memory.clone());

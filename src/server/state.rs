@@ -40,8 +40,8 @@ pub struct AppState {
     pub alerts: super::alerts::Alerts,
     /// Whether the database can take more (retention's check; ingest and `/health` read it).
     pub storage: Arc<super::retention::Storage>,
-    /// The last check of the public URL and the SMTP relay (listed by `/health`).
-    pub reachability: Arc<super::doctor::Reachability>,
+    /// The doctor's checks as `/health` lists them (made again every 15 s at most).
+    pub checks: Arc<super::doctor::Checks>,
     /// What this process counts for `GET /metrics`.
     pub metrics: Arc<super::metrics::Metrics>,
     /// What this process's workers are doing (shown by `/health`).
@@ -131,7 +131,7 @@ impl AppState {
             alerts: super::alerts::Alerts::new(&settings)?,
             workers: Arc::default(),
             metrics: Arc::default(),
-            reachability: Arc::default(),
+            checks: Arc::default(),
             storage: Arc::default(),
             shutdown: Shutdown::default(),
             leptos_options,

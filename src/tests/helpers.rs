@@ -176,6 +176,19 @@ impl TestApp {
         a.body["id"].as_str().expect("id").to_owned()
     }
 
+    /// The entries on this app's stream, as ingest encoded them (oldest first).
+    pub async fn stream_entries(&self) -> Vec<String> {
+        let mut conn = self.state.redis.get().await.expect("redis");
+        let entries: Vec<(String, Vec<(String, String)>)> = deadpool_redis::redis::cmd("XRANGE")
+            .arg(format!("{}:events", self.state.settings.redis_prefix))
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .expect("XRANGE");
+        entries.into_iter().filter_map(|(_, fields)| fields.into_iter().next().map(|(_, v)| v)).collect()
+    }
+
     /// Runs the worker inline until the queue is empty.
     pub async fn process(&self) -> usize {
         worker::process_available(&self.state, "test-worker").await.expect("worker")

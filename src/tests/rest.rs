@@ -2,7 +2,6 @@
 
 use crate::helpers::{KEY, TestApp};
 use axum::http::{Method, StatusCode};
-use deadpool_redis::redis;
 use faultline::server::db::search::TextSearch;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -27,15 +26,8 @@ async fn posted_error_goes_through_the_stream_and_worker_and_reads_back_exactly(
 
     // The entry is on the Redis stream, not yet in PostgreSQL.
     assert_eq!(app.state.queue.depth().await.unwrap(), 1);
-    let mut conn = app.state.redis.get().await.unwrap();
-    let entries: redis::Value = redis::cmd("XRANGE")
-        .arg(format!("{}:events", app.state.settings.redis_prefix))
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert!(format!("{entries:?}").contains(&id), "stream entry carries the id");
+    let entries = app.stream_entries().await;
+    assert!(entries.len() == 1 && entries[0].contains(&id), "stream entry carries the id");
     assert_eq!(app.get(&format!("/api/errors/{id}")).await.status, StatusCode::NOT_FOUND);
 
     assert_eq!(app.process().await, 1);

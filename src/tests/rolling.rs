@@ -69,15 +69,9 @@ async fn this_worker_stores_what_earlier_releases_queued_and_leaves_newer_format
     // What this build queues says its format.
     app.state.queue.ack(&pending_ids(&app).await).await.unwrap();
     app.post_error(json!({"message": "queued by this build"})).await;
-    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg(format!("{}:events", app.state.settings.redis_prefix))
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let entries = app.stream_entries().await;
     assert_eq!(entries.len(), 1);
-    let written: serde_json::Value = serde_json::from_str(&entries[0].1[0].1).unwrap();
+    let written: serde_json::Value = serde_json::from_str(&entries[0]).unwrap();
     assert_eq!(written["api"]["v"], faultline::server::queue::ENTRY_FORMAT);
     assert_eq!(app.process().await, 1);
 }

@@ -237,10 +237,19 @@ async fn main() {
     report.json.insert("alert_rules".into(), json!(rules));
 
     let mut stored_before = stored_total(&addr).await;
+    // For the bytes each stored event takes.
+    let db = match args.database_url.as_deref() {
+        Some(url) => sqlx::PgPool::connect(url).await.ok(),
+        None => None,
+    };
     for (name, size, reqs) in [("small", SMALL, small.clone()), ("medium", MEDIUM, medium.clone())] {
         if !args.wants(name) {
             continue;
         }
+        let bytes_before = match &db {
+            Some(db) => reads::errors_bytes(db).await.ok(),
+            None => None,
+        };
         println!("{name}: closed loop, {CONNECTIONS} connections, {} s…", args.seconds);
         let cpu0 = sys::cpu_snapshot(&args.pids);
         let run =
@@ -264,6 +273,22 @@ async fn main() {
             processed_rate.map_or("did not finish in 15 min".into(), |r| format!("{r:.0}")),
         );
         report.row(format!("{name}: stored / accepted"), format!("{} / {}", stored_after - stored_before, run.ok));
+        let bytes_after = match &db {
+            Some(db) => reads::errors_bytes(db).await.ok(),
+            None => None,
+        };
+        let bytes_per_event = match (bytes_before, bytes_after) {
+            (Some(b), Some(a)) if stored_after > stored_before => {
+                Some((a - b) as f64 / (stored_after - stored_before) as f64)
+            }
+            _ => None,
+        };
+        if let Some(b) = bytes_per_event {
+            report.row(
+                format!("{name}: bytes stored per event"),
+                format!("{b:.0} (the errors' table, TOAST and indexes, after compression)"),
+            );
+        }
         report.row(format!("{name}: CPU while sending (% of a core)"), sys::describe(&cpu_load));
         report.row(format!("{name}: CPU send → all stored"), sys::describe(&cpu_all));
         report.json.insert(
@@ -272,6 +297,7 @@ async fn main() {
                    "seconds": run.elapsed.as_secs_f64(), "accepted_per_s": accepted_rate, "accepted": run.ok,
                    "status_429": run.throttled, "status_other": run.other, "failed": run.failed,
                    "processed_per_s": processed_rate, "stored": stored_after - stored_before,
+                   "bytes_per_event": bytes_per_event,
                    "cpu_percent_while_sending": cpu_load, "cpu_percent_until_stored": cpu_all}),
         );
         stored_before = stored_after;

@@ -114,3 +114,12 @@ pub async fn busiest_issue(db: &sqlx::PgPool, project: ProjectId) -> sqlx::Resul
         .fetch_optional(db)
         .await
 }
+
+/// The issues with the most errors, busiest first (for the issue page's reads).
+pub async fn top_issues(db: &sqlx::PgPool, project: ProjectId, n: i64) -> sqlx::Result<Vec<faultline::model::IssueId>> {
+    sqlx::query_scalar("SELECT id FROM issues WHERE project_id = $1 ORDER BY event_count DESC LIMIT $2")
+        .bind(project)
+        .bind(n)
+        .fetch_all(db)
+        .await
+}

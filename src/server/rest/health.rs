@@ -5,13 +5,13 @@
 //! when the oldest entry not yet stored has waited longer than `FAULTLINE_HEALTH_MAX_QUEUE_AGE_SECS`.
 //! Warns (without a 503) while this instance's spool holds entries for Redis (a full spool is a
 //! problem: 503), and with every warning of `faultline doctor` (`checks` lists them all: the local
-//! ones made now, the public URL and SMTP relay as last checked, every ten minutes).
+//! ones made at most 15 s ago, the public URL and SMTP relay as last checked, every ten minutes).
 //!
 //! `GET /health/live` only says the process answers HTTP (for liveness probes, and the doctor's
 //! check of the public URL).
 
 use crate::server::db;
-use crate::server::doctor::{self, Reach, Severity};
+use crate::server::doctor::Severity;
 use crate::server::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -25,13 +25,12 @@ use std::time::Duration;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn get(State(state): State<AppState>) -> Response {
-    let (pg, depth, oldest, mut checks) = tokio::join!(
+    let (pg, depth, oldest, checks) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, db::ping(&state.db)),
         tokio::time::timeout(CHECK_TIMEOUT, state.queue.depth()),
         tokio::time::timeout(CHECK_TIMEOUT, state.queue.oldest_age()),
-        doctor::examine(&state, Reach::Local),
+        state.checks.for_health(&state),
     );
-    checks.extend(state.reachability.get());
     let pg_ok = matches!(pg, Ok(Ok(())));
     let depth = match depth {
         Ok(Ok(n)) => Some(n),
