@@ -2,10 +2,7 @@
 //! binary) and how long browsers may keep them. The files themselves, and their brotli and gzip
 //! copies made at build time (`--precompress`), are served by leptos_axum's file handler.
 
-use super::state::AppState;
-use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use leptos::config::LeptosOptions;
 use std::path::PathBuf;
@@ -44,20 +41,16 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Unhashed files (a debug build) are checked again on every use.
 const REVALIDATE: &str = "no-cache";
 
-/// Sets `Cache-Control` on the site's package files: immutable for a year when their names carry
-/// hashes, else revalidated each time.
-pub async fn cache_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let options = &state.leptos_options;
-    let is_pkg = req
-        .uri()
-        .path()
+/// Sets `Cache-Control` on an answer of the static-file handler for `path` when it is one of the
+/// site's package files: immutable for a year when their names carry hashes, else revalidated
+/// each time. Called by the router's fallback, which alone serves files, so no route pays for it.
+pub fn cache_control(options: &LeptosOptions, path: &str, res: &mut Response) {
+    let is_pkg = path
         .strip_prefix('/')
         .and_then(|p| p.strip_prefix(options.site_pkg_dir.as_ref()))
         .is_some_and(|rest| rest.starts_with('/'));
-    let mut res = next.run(req).await;
     if is_pkg && (res.status().is_success() || res.status() == axum::http::StatusCode::NOT_MODIFIED) {
         let value = if options.hash_files { IMMUTABLE } else { REVALIDATE };
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     }
-    res
 }

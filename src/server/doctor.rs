@@ -264,7 +264,13 @@ async fn spool_disk(state: &AppState, out: &mut Vec<Finding>) {
         return;
     };
     let max = state.settings.spool_max_bytes;
-    let free = tokio::task::spawn_blocking(move || free_space(&dir)).await.ok().flatten();
+    // The spool's directory may not exist yet: its nearest existing parent holds it then.
+    let free = tokio::task::spawn_blocking(move || {
+        dir.ancestors().find(|p| p.exists()).and_then(super::retention::free_space)
+    })
+    .await
+    .ok()
+    .flatten();
     if let Some(free) = free.filter(|f| *f < max) {
         out.push(Finding::warning(
             "spool",
@@ -276,17 +282,6 @@ async fn spool_disk(state: &AppState, out: &mut Vec<Finding>) {
             ),
         ));
     }
-}
-
-/// Free bytes on the file system holding `path` (or its nearest existing parent).
-fn free_space(path: &std::path::Path) -> Option<u64> {
-    let existing = path.ancestors().find(|p| p.exists())?;
-    let c = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: all-zero bytes are a valid `statvfs` to be filled in.
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid C string and `stat` a valid out-pointer for the call.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &raw mut stat) };
-    (rc == 0).then(|| stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 async fn dev_key_in_database(state: &AppState, out: &mut Vec<Finding>) {

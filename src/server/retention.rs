@@ -228,16 +228,17 @@ pub async fn check(state: &AppState) -> Result<(), ServerError> {
 /// directory (PostgreSQL on the same machine, and a role allowed to read the setting).
 pub async fn free_disk(state: &AppState) -> Option<u64> {
     let dir = storage::data_directory(&state.db).await?;
-    let path = std::ffi::CString::new(dir).ok()?;
-    tokio::task::spawn_blocking(move || {
-        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: `path` is a valid C string and `stat` a valid out-pointer for the call.
-        let rc = unsafe { libc::statvfs(path.as_ptr(), &raw mut stat) };
-        (rc == 0).then(|| stat.f_bavail.saturating_mul(stat.f_frsize))
-    })
-    .await
-    .ok()
-    .flatten()
+    tokio::task::spawn_blocking(move || free_space(std::path::Path::new(&dir))).await.ok().flatten()
+}
+
+/// Free bytes on the file system holding `path` (`None` when it is not there).
+pub fn free_space(path: &std::path::Path) -> Option<u64> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: all-zero bytes are a valid `statvfs` to be filled in.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid C string and `stat` a valid out-pointer for the call.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &raw mut stat) };
+    (rc == 0).then(|| stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// What the database holds and what went: every project's share, or (with `only`) one project's.

@@ -26,7 +26,10 @@ pub fn build_router(state: AppState) -> Router {
             if uri.path().starts_with("/api/") {
                 rest::not_found().await.into_response()
             } else {
-                pages(uri, state, req).await
+                let options = state.leptos_options.clone();
+                let mut res = pages(uri.clone(), state, req).await;
+                super::assets::cache_control(&options, uri.path(), &mut res);
+                res
             }
         }
     };
@@ -47,7 +50,6 @@ pub fn build_router(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(rest::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), super::metrics::track))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), super::assets::cache_headers))
         .with_state(state);
     Router::new()
         .fallback_service(app)

@@ -300,18 +300,19 @@ async fn store_batch(state: &AppState, deliveries: &[Delivery]) -> Result<usize,
             continue;
         }
         let row = std::panic::catch_unwind(|| to_row(raw));
-        if let Ok(Ok(Row::Newer(format))) = row {
-            // Not acknowledged: a newer worker claims it once it has been idle for the claim time.
-            tracing::warn!(stream.id = %d.stream_id, format, "entry written by a newer faultline left for a newer worker");
-            continue;
+        // An entry of a newer format is not acknowledged: a newer worker claims it once it has
+        // been idle for the claim time.
+        if !matches!(row, Ok(Ok(Row::Newer(_)))) {
+            ids.push(d.stream_id.clone());
         }
-        ids.push(d.stream_id.clone());
         match row {
             Ok(Ok(Row::Error(error))) => {
                 errors.push(error);
                 raws.push(raw);
             }
-            Ok(Ok(Row::Newer(_))) => {}
+            Ok(Ok(Row::Newer(format))) => {
+                tracing::warn!(stream.id = %d.stream_id, format, "entry written by a newer faultline left for a newer worker");
+            }
             Ok(Err(e)) => {
                 tracing::error!(stream.id = %d.stream_id, error = %e, "undecodable queue entry set aside");
                 set_aside.push((raw, e.to_string()));
