@@ -73,6 +73,7 @@ pub fn App() -> impl IntoView {
                     })}
                 </Transition>
             </header>
+            <StorageNotice />
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=IssuesPage />
@@ -119,5 +120,25 @@ fn SignedInMenu(user: crate::model::CurrentUser, projects: Vec<crate::model::Pro
             <span class="user" title=user.email>{shown}</span>
             <button type="button" class="link" on:click=move |_| { sign_out.dispatch(()); }>"Sign out"</button>
         </div>
+    }
+}
+
+/// A banner on every page while ingest refuses events for want of storage (read again on each
+/// navigation).
+#[component]
+fn StorageNotice() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let notice = Resource::new(move || location.pathname.get(), |_| crate::api::projects::storage_notice());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                notice.await.ok().flatten().map(|why| view! {
+                    <p class="banner" role="alert" id="storage-banner">
+                        {format!("New events are being refused: {why}. ")}
+                        <a href="/settings#storage">"See storage"</a>
+                    </p>
+                })
+            })}
+        </Transition>
     }
 }

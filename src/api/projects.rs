@@ -190,6 +190,15 @@ pub async fn get_storage(project: ProjectId) -> Result<crate::model::StorageRepo
     Ok(retention::report(&st, only).await?)
 }
 
+/// Why ingest refuses events right now (the storage budget cannot be met, or PostgreSQL's disk is
+/// nearly full), for the banner every dashboard page shows; `None` while it accepts them.
+#[server]
+pub async fn storage_notice() -> Result<Option<String>, AppError> {
+    let st = crate::server::state()?;
+    super::signed_in()?;
+    Ok(st.storage.refusing())
+}
+
 /// Sets the project's own retention in days (`None`: the server's); the next sweep applies it.
 #[server]
 pub async fn set_retention(project: ProjectId, days: Option<i32>) -> Result<(), AppError> {

@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
@@ -407,13 +408,13 @@ struct Scrape {
 
 /// Counts every request by its matched route (the route pattern, never the path: ids and keys stay
 /// out of the labels), method and status, and times it; refused events by reason.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let started = Instant::now();
     let res = next.run(req).await;
     let refusal = res.extensions().get::<Refusal>().copied();
-    state.metrics.request(route.as_ref().map(MatchedPath::as_str), &method, res.status(), started.elapsed(), refusal);
+    metrics.request(route.as_ref().map(MatchedPath::as_str), &method, res.status(), started.elapsed(), refusal);
     res
 }
 

@@ -49,7 +49,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/metrics", axum::routing::get(super::metrics::scrape))
         .fallback(fallback)
         .method_not_allowed_fallback(rest::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), super::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), super::metrics::track))
         .with_state(state);
     Router::new()
         .fallback_service(app)

@@ -1,5 +1,5 @@
 //! `AppState`: the pools, queue, cache and settings every handler, server function and the
-//! worker share (one cheap clone each).
+//! worker share (a clone is one reference count: axum clones it for every request).
 
 use super::cache::Cache;
 use super::config::Settings;
@@ -14,7 +14,17 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What `AppState` shares.
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
     /// PostgreSQL; connections are opened on demand.
@@ -118,7 +128,7 @@ impl AppState {
             }
             _ => None,
         };
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             spool,
             passwords: super::accounts::password::Hasher::new((settings.ingest_cpu_tasks / 2).max(1)),
             budget: super::ingest::budget::Budget::new(settings.ingest_max_bytes_in_flight, settings.ingest_cpu_tasks),
@@ -138,7 +148,7 @@ impl AppState {
             settings: Arc::new(settings),
             db,
             redis,
-        })
+        })))
     }
 
     /// The Redis pub/sub channel the worker announces processed batches on.

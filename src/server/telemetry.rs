@@ -64,13 +64,25 @@ pub async fn request_span(req: Request, next: Next) -> Response {
             !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_owned);
-    let id = given.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let id = given.unwrap_or_else(new_request_id);
     let span = tracing::info_span!("request", request.id = %id, method = %req.method());
     let mut res = next.run(req).instrument(span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+/// A new request id, 32 hex digits: this process's random prefix and a counter. As unique as a
+/// random id across processes, and cheaper per request.
+fn new_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // The low 64 bits of a v4 UUID are random but for two variant bits.
+    let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u128() as u64);
+    format!("{prefix:016x}{:016x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 #[cfg(test)]

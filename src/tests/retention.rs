@@ -131,6 +131,10 @@ async fn over_the_budget_the_oldest_days_go_and_ingest_refuses_what_cannot_fit(p
     let old_issue = issue(&app, &old).await["id"].clone();
     app.put(&format!("/api/issues/{old_issue}/resolve")).await;
 
+    let cookie = app.session().await;
+    let page = app.page("/", Some(&cookie)).await;
+    assert!(!page.body.as_str().unwrap().contains("storage-banner"), "no banner while events are accepted");
+
     let now: DateTime<Utc> = app.state.clock.wall();
     let swept = retention::sweep(&app.state, now).await.unwrap();
     assert!(swept.budget_days.contains(&(now.date_naive() - TimeDelta::days(4))), "{swept:?}");
@@ -166,4 +170,11 @@ async fn over_the_budget_the_oldest_days_go_and_ingest_refuses_what_cannot_fit(p
     assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(health.body["problems"].to_string().contains("cannot take more"), "{}", health.body);
     assert_eq!(app.state.queue.depth().await.unwrap(), 0, "nothing refused was queued");
+    // Every dashboard page says so.
+    for path in ["/", "/alerts", "/account"] {
+        let page = app.page(path, Some(&cookie)).await;
+        let html = page.body.as_str().unwrap();
+        assert!(html.contains("storage-banner") && html.contains("New events are being refused"), "{path}: {html}");
+        assert!(html.contains("FAULTLINE_MAX_STORAGE"), "{path}: the reason is shown");
+    }
 }

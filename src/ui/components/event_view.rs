@@ -4,6 +4,7 @@
 
 use super::LevelBadge;
 use crate::model::ErrorEvent;
+use leptos::either::Either;
 use leptos::prelude::*;
 use serde_json::Value;
 
@@ -77,19 +78,19 @@ pub fn EventView(event: ErrorEvent) -> impl IntoView {
                 <time datetime=event.timestamp.to_rfc3339()>{event.timestamp.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</time>
             </header>
             {if exceptions.is_empty() {
-                event.stack_trace.clone().map(|st| view! {
+                event.stack_trace.clone().map(|st| Either::Left(view! {
                     <section class="stack">
                         <h3>"Stack trace"</h3>
                         <pre class="stack-text">{st}</pre>
                     </section>
-                }.into_any())
+                }))
             } else {
-                Some(view! {
+                Some(Either::Right(view! {
                     <section class="stack">
                         <h3>"Stack trace" <small>" (most recent call first)"</small></h3>
                         {exceptions.into_iter().rev().map(|e| view! { <ExceptionView exception=e /> }).collect_view()}
                     </section>
-                }.into_any())
+                }))
             }}
             <Breadcrumbs crumbs=breadcrumbs />
             <KeyValues title="Details" rows=details />
@@ -134,17 +135,17 @@ fn ExceptionView(exception: Value) -> impl IntoView {
             <ol class="frames">
                 {groups.into_iter().map(|(in_app, list)| {
                     if in_app {
-                        list.into_iter().map(|f| view! { <FrameView frame=f in_app=any_in_app /> }).collect_view().into_any()
+                        Either::Left(list.into_iter().map(|f| view! { <FrameView frame=f in_app=any_in_app /> }).collect_view())
                     } else {
                         let n = list.len();
-                        view! {
+                        Either::Right(view! {
                             <li class="library-group">
                                 <details>
                                     <summary>{format!("{n} library frame{}", if n == 1 { "" } else { "s" })}</summary>
                                     <ol class="frames">{list.into_iter().map(|f| view! { <FrameView frame=f in_app=false /> }).collect_view()}</ol>
                                 </details>
                             </li>
-                        }.into_any()
+                        })
                     }
                 }).collect_view()}
             </ol>

@@ -4,12 +4,13 @@
 
 use crate::api::account::{ChangePassword, CreateToken, EndSession, RenameAccount, RevokeToken, get_account};
 use crate::model::{Account, ApiTokenInfo, AppError, SessionInfo, TokenScope};
+use leptos::either::Either;
 use leptos::prelude::*;
 
-fn outcome(result: Option<Result<(), AppError>>, done: &'static str) -> Option<AnyView> {
+fn outcome(result: Option<Result<(), AppError>>, done: &'static str) -> Option<impl IntoView> {
     result.map(|r| match r {
-        Ok(()) => view! { <p class="ok" role="status">{done}</p> }.into_any(),
-        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        Ok(()) => Either::Left(view! { <p class="ok" role="status">{done}</p> }),
+        Err(e) => Either::Right(view! { <p class="error" role="alert">{e.to_string()}</p> }),
     })
 }
 
@@ -40,8 +41,8 @@ pub fn AccountPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading your account…"</p> }>
                 {move || Suspend::new(async move {
                     match account.await {
-                        Ok(a) => view! { <AccountView account=a rename change end tokens /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{format!("Account unavailable: {e}")}</p> }.into_any(),
+                        Ok(a) => Either::Left(view! { <AccountView account=a rename change end tokens /> }),
+                        Err(e) => Either::Right(view! { <p class="error" role="alert">{format!("Account unavailable: {e}")}</p> }),
                     }
                 })}
             </Transition>
@@ -109,14 +110,14 @@ fn TokensPanel(live: Vec<ApiTokenInfo>, actions: TokenActions) -> impl IntoView 
     };
     let made = move || {
         create.value().get().map(|r| match r {
-            Ok(t) => view! {
+            Ok(t) => Either::Left(view! {
                 <div class="new-key" role="status">
                     <p><strong>{format!("New token “{}” ({}) — copy it now, it will not be shown again:", t.info.name, t.info.scope)}</strong></p>
                     <crate::ui::pages::settings::CopyField id="new-token" value=t.token label="New token" />
                 </div>
             }
-            .into_any(),
-            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            ),
+            Err(e) => Either::Right(view! { <p class="error" role="alert">{e.to_string()}</p> }),
         })
     };
     view! {
@@ -174,13 +175,13 @@ fn SessionRow(session: SessionInfo, end: ServerAction<EndSession>) -> impl IntoV
             <td class="user-agent">{session.user_agent.unwrap_or_default()}</td>
             <td>
                 {if session.current {
-                    view! { <span>"This session"</span> }.into_any()
+                    Either::Left(view! { <span>"This session"</span> })
                 } else {
-                    view! {
+                    Either::Right(view! {
                         <button type="button" class="danger" on:click=move |_| { end.dispatch(EndSession { id: id.clone() }); }>
                             "End session"
                         </button>
-                    }.into_any()
+                    })
                 }}
             </td>
         </tr>

@@ -12,6 +12,7 @@ use crate::model::{
 };
 use crate::ui::pages::settings::{CopyField, confirm, failure};
 use crate::ui::projects::project_param;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
@@ -59,9 +60,9 @@ pub fn AlertsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading alerts…"</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {
-                        Ok(s) => view! { <AlertsView settings=s actions=actions /> }.into_any(),
-                        Err(AppError::NotFound) => view! { <h1>"Alerts"</h1><p class="empty" role="alert">"This project does not exist, or you are not one of its members."</p> }.into_any(),
-                        Err(e) => view! { <h1>"Alerts"</h1><p class="error" role="alert">{format!("Alerts unavailable: {e}")}</p> }.into_any(),
+                        Ok(s) => EitherOf3::A(view! { <AlertsView settings=s actions=actions /> }),
+                        Err(AppError::NotFound) => EitherOf3::B(view! { <h1>"Alerts"</h1><p class="empty" role="alert">"This project does not exist, or you are not one of its members."</p> }),
+                        Err(e) => EitherOf3::C(view! { <h1>"Alerts"</h1><p class="error" role="alert">{format!("Alerts unavailable: {e}")}</p> }),
                     }
                 })}
             </Transition>
@@ -110,9 +111,8 @@ fn AlertsView(settings: AlertSettings, actions: AlertActions) -> impl IntoView {
         {settings.can_manage.then(|| view! {
             <ChannelsPanel project channels=settings.channels.clone() actions />
             <RulesPanel project rules=settings.rules.clone() channels=settings.channels.clone() actions />
-        }.into_any())}
+        })}
     }
-    .into_any()
 }
 
 /// Where a channel posts, in words.
@@ -199,7 +199,6 @@ fn ChannelsPanel(project: ProjectId, channels: Vec<Channel>, actions: AlertActio
             {secret}
         </section>
     }
-    .into_any()
 }
 
 #[component]
@@ -236,7 +235,7 @@ fn ChannelRow(project: ProjectId, channel: Channel, actions: AlertActions) -> im
             </td>
         </tr>
         {move || test.value().get().map(|r| match r {
-            Ok(o) => view! {
+            Ok(o) => Either::Left(view! {
             <tr class="test-result"><td colspan="5" role="status">
                 {if o.delivered { "Test delivered".to_owned() } else { "Test failed".to_owned() }}
                 {o.status.map(|s| format!(" · HTTP {s}"))}
@@ -244,14 +243,13 @@ fn ChannelRow(project: ProjectId, channel: Channel, actions: AlertActions) -> im
                 {o.error.map(|e| format!(" · {e}"))}
                 {format!(" · {} ms", o.latency_ms)}
             </td></tr>
-            }.into_any(),
-            Err(e) => view! { <tr class="test-result"><td colspan="5" role="alert">{format!("Could not test: {e}")}</td></tr> }.into_any(),
+            }),
+            Err(e) => Either::Right(view! { <tr class="test-result"><td colspan="5" role="alert">{format!("Could not test: {e}")}</td></tr> }),
         })}
         <Show when=move || show_log.get()>
             <tr class="delivery-log-row"><td colspan="5"><DeliveryLog project channel=id /></td></tr>
         </Show>
     }
-    .into_any()
 }
 
 #[component]
@@ -265,23 +263,22 @@ fn DeliveryLog(project: ProjectId, channel: i64) -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading deliveries…"</p> }>
                 {move || Suspend::new(async move {
                     match log.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing sent yet."</p> }.into_any(),
-                        Ok(list) => view! {
+                        Ok(list) if list.is_empty() => EitherOf3::A(view! { <p class="empty">"Nothing sent yet."</p> }),
+                        Ok(list) => EitherOf3::B(view! {
                             <table class="deliveries">
                                 <thead><tr><th scope="col">"When"</th><th scope="col">"Why"</th><th scope="col">"Issue"</th><th scope="col">"Status"</th><th scope="col">"Tries"</th><th scope="col">"Answer"</th><th></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|d| view! { <DeliveryRow project channel delivery=d again /> }).collect_view()}
                                 </tbody>
                             </table>
-                        }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{format!("Deliveries unavailable: {e}")}</p> }.into_any(),
+                        }),
+                        Err(e) => EitherOf3::C(view! { <p class="error" role="alert">{format!("Deliveries unavailable: {e}")}</p> }),
                     }
                 })}
             </Suspense>
             {failure(again, "Could not redeliver")}
         </div>
     }
-    .into_any()
 }
 
 #[component]
@@ -324,7 +321,6 @@ fn DeliveryRow(
             </details>
         </td></tr>
     }
-    .into_any()
 }
 
 /// A rule's **When** in words.
@@ -492,5 +488,4 @@ fn RulesPanel(project: ProjectId, rules: Vec<Rule>, channels: Vec<Channel>, acti
             {failure(delete_rule, "Could not delete the rule")}
         </section>
     }
-    .into_any()
 }

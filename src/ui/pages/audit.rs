@@ -3,6 +3,7 @@
 
 use crate::api::users::list_audit;
 use crate::model::{AppError, AuditPage, ProjectBrief, encode_query_value, query_pairs};
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
@@ -91,9 +92,9 @@ pub fn AuditLogPage() -> impl IntoView {
                     view! {
                         <AuditFilters query=q.clone() projects=list.clone() />
                         {match page {
-                            Ok(page) => view! { <AuditTable page query=q projects=list /> }.into_any(),
-                            Err(AppError::Forbidden) => view! { <p class="error" role="alert">"Only instance admins read the audit log."</p> }.into_any(),
-                            Err(e) => view! { <p class="error" role="alert">{format!("Audit log unavailable: {e}")}</p> }.into_any(),
+                            Ok(page) => EitherOf3::A(view! { <AuditTable page query=q projects=list /> }),
+                            Err(AppError::Forbidden) => EitherOf3::B(view! { <p class="error" role="alert">"Only instance admins read the audit log."</p> }),
+                            Err(e) => EitherOf3::C(view! { <p class="error" role="alert">{format!("Audit log unavailable: {e}")}</p> }),
                         }}
                     }
                 })}
@@ -137,14 +138,14 @@ fn AuditFilters(query: AuditQuery, projects: Vec<ProjectBrief>) -> impl IntoView
 #[component]
 fn AuditTable(page: AuditPage, query: AuditQuery, projects: Vec<ProjectBrief>) -> impl IntoView {
     if page.entries.is_empty() {
-        return view! { <p class="empty" id="no-entries">"No entries match."</p> }.into_any();
+        return Either::Left(view! { <p class="empty" id="no-entries">"No entries match."</p> });
     }
     let name_of = |id: Option<crate::model::ProjectId>| {
         id.map(|id| {
             projects.iter().find(|p| p.id == id).map_or_else(|| format!("project {id} (deleted)"), |p| p.name.clone())
         })
     };
-    view! {
+    Either::Right(view! {
         <table class="members audit">
             <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Project"</th><th scope="col">"What"</th><th scope="col">"Address"</th></tr></thead>
             <tbody>
@@ -164,6 +165,5 @@ fn AuditTable(page: AuditPage, query: AuditQuery, projects: Vec<ProjectBrief>) -
             </tbody>
         </table>
         {page.next_before.map(|before| view! { <nav class="pager"><a href=query.next(before) rel="next">"Older →"</a></nav> })}
-    }
-    .into_any()
+    })
 }

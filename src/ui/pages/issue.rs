@@ -7,6 +7,7 @@ use crate::model::{ErrorId, IssueDetail, IssueId, IssueStatus};
 use crate::ui::components::event_view::EventView;
 use crate::ui::components::{Ago, EventsChart, Facets, LevelBadge};
 use crate::ui::live::{LiveIndicator, use_live};
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -47,10 +48,10 @@ pub fn IssuePage() -> impl IntoView {
                 <Transition fallback=|| view! { <A href="/">"← All issues"</A> }>
                     {move || Suspend::new(async move {
                         match detail.await {
-                            Ok(d) => view! {
+                            Ok(d) => Either::Left(view! {
                                 <A href=format!("/?project={}", d.project.slug) attr:id="issue-project">{format!("← {}", d.project.name)}</A>
-                            }.into_any(),
-                            Err(_) => view! { <A href="/">"← All issues"</A> }.into_any(),
+                            }),
+                            Err(_) => Either::Right(view! { <A href="/">"← All issues"</A> }),
                         }
                     })}
                 </Transition>
@@ -59,9 +60,9 @@ pub fn IssuePage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading issue…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(d) => view! { <IssueView detail=d set_status=set_status delete=delete ignore=ignore /> }.into_any(),
-                        Err(crate::model::AppError::NotFound) => view! { <p class="empty" role="alert">"This issue does not exist (or was deleted)."</p> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{format!("Issue unavailable: {e}")}</p> }.into_any(),
+                        Ok(d) => EitherOf3::A(view! { <IssueView detail=d set_status=set_status delete=delete ignore=ignore /> }),
+                        Err(crate::model::AppError::NotFound) => EitherOf3::B(view! { <p class="empty" role="alert">"This issue does not exist (or was deleted)."</p> }),
+                        Err(e) => EitherOf3::C(view! { <p class="error" role="alert">{format!("Issue unavailable: {e}")}</p> }),
                     }
                 })}
             </Transition>
@@ -136,8 +137,8 @@ fn IssueView(
         }
     };
     let nav = |target: Option<ErrorId>, label: &'static str, rel: &'static str| match target {
-        Some(e) => view! { <A href=format!("/issues/{id}?event={e}") attr:rel=rel>{label}</A> }.into_any(),
-        None => view! { <span class="disabled" aria-disabled="true">{label}</span> }.into_any(),
+        Some(e) => Either::Left(view! { <A href=format!("/issues/{id}?event={e}") attr:rel=rel>{label}</A> }),
+        None => Either::Right(view! { <span class="disabled" aria-disabled="true">{label}</span> }),
     };
     view! {
         <header class="issue-head">
@@ -156,7 +157,7 @@ fn IssueView(
             </p>
             {triage.then(move || view! { <div class="actions">
                 {match status {
-                    IssueStatus::Unresolved => view! {
+                    IssueStatus::Unresolved => Either::Left(view! {
                         {action_button("Resolve", IssueStatus::Resolved)}
                         <span class="ignore">
                             <label class="visually-hidden" for="ignore-for">"Ignore how long"</label>
@@ -168,8 +169,8 @@ fn IssueView(
                                 ignore.dispatch((id, events, hours));
                             }>"Ignore"</button>
                         </span>
-                    }.into_any(),
-                    IssueStatus::Resolved | IssueStatus::Ignored => action_button("Reopen", IssueStatus::Unresolved).into_any(),
+                    }),
+                    IssueStatus::Resolved | IssueStatus::Ignored => Either::Right(action_button("Reopen", IssueStatus::Unresolved)),
                 }}
                 <button
                     type="button"
@@ -195,8 +196,8 @@ fn IssueView(
             {nav(detail.older, "Older →", "next")}
         </nav>
         {match detail.event {
-            Some(e) => view! { <EventView event=e /> }.into_any(),
-            None => view! { <p class="empty">"This issue has no events left."</p> }.into_any(),
+            Some(e) => Either::Left(view! { <EventView event=e /> }),
+            None => Either::Right(view! { <p class="empty">"This issue has no events left."</p> }),
         }}
     }
 }

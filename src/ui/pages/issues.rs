@@ -9,6 +9,7 @@ use crate::model::{
 };
 use crate::ui::components::{Ago, LevelBadge, Trend};
 use crate::ui::live::{LiveIndicator, arrange, use_live};
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_location;
@@ -34,8 +35,8 @@ pub fn IssuesPage() -> impl IntoView {
             <Transition fallback=|| view! { <div class="cards loading">"Loading totals…"</div> }>
                 {move || Suspend::new(async move {
                     match stats.await {
-                        Ok(s) => view! { <StatsCards stats=s /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{format!("Totals unavailable: {e}")}</p> }.into_any(),
+                        Ok(s) => Either::Left(view! { <StatsCards stats=s /> }),
+                        Err(e) => Either::Right(view! { <p class="error" role="alert">{format!("Totals unavailable: {e}")}</p> }),
                     }
                 })}
             </Transition>
@@ -60,9 +61,9 @@ pub fn IssuesPage() -> impl IntoView {
                             let previous = shown.with_value(|p| p.as_ref().filter(|(q, _)| *q == s).map(|(_, ids)| ids.clone()));
                             let rows = arrange(previous.as_deref(), std::mem::take(&mut page.issues));
                             shown.set_value(Some((s, rows.iter().map(|(r, _)| r.issue.id).collect())));
-                            view! { <IssueTable page=page rows=rows query=query.get_untracked() /> }.into_any()
+                            Either::Left(view! { <IssueTable page=page rows=rows query=query.get_untracked() /> })
                         }
-                        Err(e) => view! { <p class="error" role="alert">{format!("Issues unavailable: {e}")}</p> }.into_any(),
+                        Err(e) => Either::Right(view! { <p class="error" role="alert">{format!("Issues unavailable: {e}")}</p> }),
                     }
                 })}
             </Transition>
@@ -189,19 +190,18 @@ fn IssueTable(page: IssuePage, rows: Vec<(IssueSummary, bool)>, query: IssueQuer
         if q.is_empty() { "/".to_owned() } else { format!("/?{q}") }
     };
     if page.projects.is_empty() {
-        return view! {
+        return EitherOf3::A(view! {
             <div class="empty" id="no-issues">
                 <p><strong>"You are not a member of any project yet."</strong></p>
                 <p>"Create a project on the " <a href="/projects">"Projects"</a> " page, or ask an admin to add you to one."</p>
             </div>
-        }
-        .into_any();
+        });
     }
     let all_projects = page.project.is_none();
     let tag_of =
         |id: ProjectId| all_projects.then(|| page.project(id)).flatten().map(|p| (p.slug.clone(), p.name.clone()));
     if rows.is_empty() {
-        return view! {
+        return EitherOf3::B(view! {
             <div class="empty" id="no-issues">
                 <p><strong>"No issues match."</strong></p>
                 <p>
@@ -209,10 +209,9 @@ fn IssueTable(page: IssuePage, rows: Vec<(IssueSummary, bool)>, query: IssueQuer
                     <code>"curl -X POST http://127.0.0.1:3000/api/errors -H 'X-API-Key: test-api-key' -H 'Content-Type: application/json' -d '{\"message\":\"hello\"}'"</code>
                 </p>
             </div>
-        }
-        .into_any();
+        });
     }
-    view! {
+    EitherOf3::C(view! {
         <table class="issues">
             <thead>
                 <tr>
@@ -254,6 +253,5 @@ fn IssueTable(page: IssuePage, rows: Vec<(IssueSummary, bool)>, query: IssueQuer
             <span>{format!("page {} of {last_page}", page.page)}</span>
             {(page.page < last_page).then(|| view! { <A href=href(page.page + 1) attr:rel="next">"Next →"</A> })}
         </nav>
-    }
-    .into_any()
+    })
 }

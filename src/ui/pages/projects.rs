@@ -4,6 +4,7 @@
 use crate::api::projects::CreateProject;
 use crate::ui::pages::settings::CopyField;
 use crate::ui::projects::use_projects;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
 #[component]
@@ -21,7 +22,7 @@ pub fn ProjectsPage() -> impl IntoView {
         create.value().get().map(|r| match r {
             Ok(p) => {
                 let slug = p.project.slug.clone();
-                view! {
+                Either::Left(view! {
                     <div class="new-key" role="status" id="project-created">
                         <p><strong>{format!("Project “{}” created. Its first API key — copy it now, it will not be shown again:", p.project.name)}</strong></p>
                         <CopyField id="new-project-key" value=p.api_key label="API key" />
@@ -32,9 +33,9 @@ pub fn ProjectsPage() -> impl IntoView {
                         </p>
                     </div>
                 }
-                .into_any()
+                )
             }
-            Err(e) => view! { <p class="error" role="alert">{format!("Could not create the project: {e}")}</p> }.into_any(),
+            Err(e) => Either::Right(view! { <p class="error" role="alert">{format!("Could not create the project: {e}")}</p> }),
         })
     };
     view! {
@@ -53,10 +54,10 @@ pub fn ProjectsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading projects…"</p> }>
                 {move || Suspend::new(async move {
                     match projects.list.await {
-                        Ok(list) if list.is_empty() => view! {
+                        Ok(list) if list.is_empty() => EitherOf3::A(view! {
                             <p class="empty" id="no-projects">"You are not a member of any project yet. Create one, or ask an admin to add you."</p>
-                        }.into_any(),
-                        Ok(list) => view! {
+                        }),
+                        Ok(list) => EitherOf3::B(view! {
                             <table class="projects">
                                 <thead><tr><th scope="col">"Project"</th><th scope="col">"Slug"</th><th scope="col">"Your role"</th><th></th></tr></thead>
                                 <tbody>
@@ -71,8 +72,8 @@ pub fn ProjectsPage() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{format!("Projects unavailable: {e}")}</p> }.into_any(),
+                        }),
+                        Err(e) => EitherOf3::C(view! { <p class="error" role="alert">{format!("Projects unavailable: {e}")}</p> }),
                     }
                 })}
             </Transition>

@@ -10,6 +10,7 @@ use crate::api::projects::{
 };
 use crate::model::{ApiKeyInfo, AppError, Member, ProjectId, ProjectRole, ProjectSettings, UserId};
 use crate::ui::projects::{project_param, use_projects};
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate};
 
@@ -63,9 +64,9 @@ pub fn SettingsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading settings…"</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {
-                        Ok(s) => view! { <SettingsView settings=s actions=actions /> }.into_any(),
-                        Err(AppError::NotFound) => view! { <h1>"Project settings"</h1><p class="empty" role="alert">"This project does not exist, or you are not one of its members."</p> }.into_any(),
-                        Err(e) => view! { <h1>"Project settings"</h1><p class="error" role="alert">{format!("Settings unavailable: {e}")}</p> }.into_any(),
+                        Ok(s) => EitherOf3::A(view! { <SettingsView settings=s actions=actions /> }),
+                        Err(AppError::NotFound) => EitherOf3::B(view! { <h1>"Project settings"</h1><p class="empty" role="alert">"This project does not exist, or you are not one of its members."</p> }),
+                        Err(e) => EitherOf3::C(view! { <h1>"Project settings"</h1><p class="error" role="alert">{format!("Settings unavailable: {e}")}</p> }),
                     }
                 })}
             </Transition>
@@ -143,14 +144,14 @@ fn SettingsView(settings: ProjectSettings, actions: SettingsActions) -> impl Int
     let new_name = RwSignal::new(String::new());
     let new_key = move || {
         create.value().get().map(|r| match r {
-            Ok(k) => view! {
+            Ok(k) => Either::Left(view! {
                 <div class="new-key" role="status">
                     <p><strong>{format!("New key “{}” — copy it now, it will not be shown again:", k.info.name)}</strong></p>
                     <CopyField id="new-api-key" value=k.key label="New API key" />
                 </div>
             }
-            .into_any(),
-            Err(e) => view! { <p class="error" role="alert">{format!("Could not create the key: {e}")}</p> }.into_any(),
+            ),
+            Err(e) => Either::Right(view! { <p class="error" role="alert">{format!("Could not create the key: {e}")}</p> }),
         })
     };
     let keys = settings.keys;
@@ -270,16 +271,16 @@ fn MembersPanel(project: ProjectId, members: Vec<Member>, admin: bool, actions: 
                                 <td>{m.name.clone()}</td>
                                 <td>
                                     {if admin {
-                                        view! {
+                                        Either::Left(view! {
                                             <select aria-label=label on:change=move |ev| {
                                                 let r = event_target_value(&ev).parse().unwrap_or(ProjectRole::Viewer);
                                                 set_member.dispatch((project, email.clone(), r));
                                             }>
                                                 {role_options(m.role)}
                                             </select>
-                                        }.into_any()
+                                        })
                                     } else {
-                                        view! { <span>{m.role.as_str()}</span> }.into_any()
+                                        Either::Right(view! { <span>{m.role.as_str()}</span> })
                                     }}
                                 </td>
                                 <td>
@@ -296,7 +297,6 @@ fn MembersPanel(project: ProjectId, members: Vec<Member>, admin: bool, actions: 
             </table>
         </section>
     }
-    .into_any()
 }
 
 /// Rename, and delete after typing the project's name.
@@ -340,7 +340,6 @@ fn ProjectAdmin(project: ProjectId, name: String, actions: SettingsActions) -> i
             {failure(delete, "Could not delete the project")}
         </section>
     }
-    .into_any()
 }
 
 #[component]

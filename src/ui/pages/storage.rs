@@ -4,6 +4,7 @@
 
 use crate::api::projects::{get_storage, set_retention};
 use crate::model::{ProjectId, Removal, RemovalReason, StorageReport, format_bytes};
+use leptos::either::Either;
 use leptos::prelude::*;
 
 #[component]
@@ -16,8 +17,8 @@ pub fn StoragePanel(project: ProjectId, admin: bool) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading storage…"</p> }>
                 {move || Suspend::new(async move {
                     match report.await {
-                        Ok(r) => view! { <StorageView report=r project admin save /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{format!("Storage unavailable: {e}")}</p> }.into_any(),
+                        Ok(r) => Either::Left(view! { <StorageView report=r project admin save /> }),
+                        Err(e) => Either::Right(view! { <p class="error" role="alert">{format!("Storage unavailable: {e}")}</p> }),
                     }
                 })}
             </Transition>
@@ -96,17 +97,16 @@ fn StorageView(
         })}
         <h3>"Removed lately"</h3>
         {if report.removals.is_empty() {
-            view! { <p class="muted" id="storage-removals">"Nothing yet."</p> }.into_any()
+            Either::Left(view! { <p class="muted" id="storage-removals">"Nothing yet."</p> })
         } else {
-            view! {
+            Either::Right(view! {
                 <ul id="storage-removals" class="removals">
                     {report.removals.iter().map(|r| view! { <li>{removal_line(r)}</li> }).collect_view()}
                 </ul>
             }
-            .into_any()
+            )
         }}
     }
-    .into_any()
 }
 
 /// One removal as a sentence.

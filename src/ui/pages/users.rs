@@ -4,6 +4,7 @@
 use crate::api::users::{UserInfo, invite_user, list_users, reset_link, set_user_active, set_user_role};
 use crate::model::{AppError, InstanceRole, UserId};
 use crate::ui::pages::settings::CopyField;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
 #[derive(Clone, Copy)]
@@ -36,9 +37,9 @@ pub fn UsersPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
-                        Ok(list) => view! { <UserTable users=list actions /> }.into_any(),
-                        Err(AppError::Forbidden) => view! { <p class="error" role="alert">"Only instance admins manage users."</p> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{format!("Users unavailable: {e}")}</p> }.into_any(),
+                        Ok(list) => EitherOf3::A(view! { <UserTable users=list actions /> }),
+                        Err(AppError::Forbidden) => EitherOf3::B(view! { <p class="error" role="alert">"Only instance admins manage users."</p> }),
+                        Err(e) => EitherOf3::C(view! { <p class="error" role="alert">{format!("Users unavailable: {e}")}</p> }),
                     }
                 })}
             </Transition>
@@ -47,16 +48,19 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 /// A link just made, to copy and pass on, or why it could not be made.
-fn link_outcome(result: Option<Result<String, AppError>>, id: &'static str, what: &'static str) -> Option<AnyView> {
+fn link_outcome(
+    result: Option<Result<String, AppError>>,
+    id: &'static str,
+    what: &'static str,
+) -> Option<impl IntoView> {
     result.map(|r| match r {
-        Ok(url) => view! {
+        Ok(url) => Either::Left(view! {
             <div class="new-key" role="status">
                 <p><strong>{format!("{what} — send it to them; it works once, for 7 days:")}</strong></p>
                 <CopyField id=id value=url label=what />
             </div>
-        }
-        .into_any(),
-        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        }),
+        Err(e) => Either::Right(view! { <p class="error" role="alert">{e.to_string()}</p> }),
     })
 }
 
@@ -123,9 +127,9 @@ fn UserTable(users: Vec<UserInfo>, actions: UserActions) -> impl IntoView {
                             <td class="user-status">{status}</td>
                             <td class="actions">
                                 {if u.active {
-                                    view! { <button type="button" class="danger" on:click=move |_| { active.dispatch((id, false)); }>"Deactivate"</button> }.into_any()
+                                    Either::Left(view! { <button type="button" class="danger" on:click=move |_| { active.dispatch((id, false)); }>"Deactivate"</button> })
                                 } else {
-                                    view! { <button type="button" on:click=move |_| { active.dispatch((id, true)); }>"Reactivate"</button> }.into_any()
+                                    Either::Right(view! { <button type="button" on:click=move |_| { active.dispatch((id, true)); }>"Reactivate"</button> })
                                 }}
                                 <button type="button" on:click=move |_| { reset.dispatch(id); }>"Reset link"</button>
                             </td>
